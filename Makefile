@@ -1,0 +1,32 @@
+# datacontract: PostgreSQL extension that is a Schema Registry with Data Contracts.
+EXTENSION   = datacontract
+EXTVERSION  = 0.1
+MODULE_big  = datacontract
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is generated from the fragments in src/sql/, in name order:
+# each fragment holds the SQL surface of one module.
+SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+
+# pg_regress: every file in sql/ is a test, run on a private temporary instance.
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-instance=regress_instance --temp-config=test/regress.conf \
+               --encoding=UTF8 --no-locale
+
+PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags jansson 2>/dev/null)
+PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+              -Wno-missing-field-initializers -Wno-sign-compare $(EXTRA_CFLAGS)
+SHLIB_LINK  = $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lcrypto
+
+EXTRA_CLEAN = regress_instance results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS)
+	cat $(SQL_FRAGMENTS) > $@
+
+$(OBJS): $(wildcard src/*.h)

@@ -1,0 +1,187 @@
+/*-------------------------------------------------------------------------
+ *
+ * avro_schema.h
+ *	  The Avro schema model: an immutable tree parsed from JSON, its
+ *	  Parsing Canonical Form, fingerprints and Confluent's stored form.
+ *
+ * Every other module (compatibility, codec, contracts, registry) works on
+ * this representation.  A tree lives entirely in one memory context; named
+ * types that are referenced again (including recursively) are the same
+ * node, so walkers must guard against cycles.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DATACONTRACT_AVRO_SCHEMA_H
+#define DATACONTRACT_AVRO_SCHEMA_H
+
+#include "postgres.h"
+
+typedef enum AvroType
+{
+	AVRO_NULL,
+	AVRO_BOOLEAN,
+	AVRO_INT,
+	AVRO_LONG,
+	AVRO_FLOAT,
+	AVRO_DOUBLE,
+	AVRO_BYTES,
+	AVRO_STRING,
+	AVRO_RECORD,				/* also "error" (is_error set) */
+	AVRO_ENUM,
+	AVRO_ARRAY,
+	AVRO_MAP,
+	AVRO_UNION,
+	AVRO_FIXED
+} AvroType;
+
+#define AVRO_TYPE_IS_PRIMITIVE(t) ((t) <= AVRO_STRING)
+#define AVRO_TYPE_IS_NAMED(t) \
+	((t) == AVRO_RECORD || (t) == AVRO_ENUM || (t) == AVRO_FIXED)
+
+/*
+ * Logical types the specification defines.  A logicalType attribute that is
+ * unknown or invalid for its underlying type is kept as a property
+ * (logical_name) but the schema behaves as its underlying type, as the
+ * specification requires.
+ */
+typedef enum AvroLogicalType
+{
+	AVRO_LOGICAL_NONE,
+	AVRO_LOGICAL_DECIMAL,		/* bytes or fixed */
+	AVRO_LOGICAL_UUID,			/* string (or fixed 16) */
+	AVRO_LOGICAL_DATE,			/* int */
+	AVRO_LOGICAL_TIME_MILLIS,	/* int */
+	AVRO_LOGICAL_TIME_MICROS,	/* long */
+	AVRO_LOGICAL_TIMESTAMP_MILLIS,	/* long */
+	AVRO_LOGICAL_TIMESTAMP_MICROS,	/* long */
+	AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS,	/* long */
+	AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS,	/* long */
+	AVRO_LOGICAL_DURATION		/* fixed 12 */
+} AvroLogicalType;
+
+typedef enum AvroOrder
+{
+	AVRO_ORDER_ASCENDING,
+	AVRO_ORDER_DESCENDING,
+	AVRO_ORDER_IGNORE
+} AvroOrder;
+
+typedef struct AvroSchema AvroSchema;
+
+typedef struct AvroField
+{
+	const char *name;
+	int			position;		/* index in the record's field list */
+	AvroSchema *type;
+	const char *doc;			/* NULL if absent */
+	bool		has_default;
+	const char *default_json;	/* compact JSON text of "default", or NULL */
+	AvroOrder	order;
+	bool		order_given;	/* "order" attribute was present */
+	const char **aliases;		/* as written (field aliases are simple names) */
+	int			naliases;
+	const char *props;			/* JSON object text of custom attributes, or NULL */
+} AvroField;
+
+struct AvroSchema
+{
+	AvroType	type;
+
+	/* logical type */
+	AvroLogicalType logical;
+	const char *logical_name;	/* raw logicalType attribute, NULL if absent */
+	int			precision;		/* decimal */
+	int			scale;			/* decimal */
+
+	/* named types (record, enum, fixed) */
+	const char *name;			/* simple name */
+	const char *namespace;		/* NULL or "" when in the null namespace */
+	const char *fullname;		/* namespace.name, or name */
+	const char **aliases;		/* full names, resolved against namespace */
+	int			naliases;
+	const char *doc;			/* records, enums, fixed: NULL if absent */
+	bool		is_error;		/* record declared as "error" */
+
+	/* record */
+	AvroField  *fields;
+	int			nfields;
+
+	/* enum */
+	const char **symbols;
+	int			nsymbols;
+	const char *enum_default;	/* NULL if absent */
+
+	/* array (items) and map (values) */
+	AvroSchema *items;
+
+	/* union */
+	AvroSchema **branches;
+	int			nbranches;
+
+	/* fixed */
+	int			size;
+
+	/* custom attributes (e.g. "confluent:tags"), JSON object text, or NULL */
+	const char *props;
+};
+
+/* A parsed schema and the context that owns all of it. */
+typedef struct AvroSchemaTree
+{
+	MemoryContext cxt;
+	AvroSchema *root;
+	AvroSchema **named;			/* every named type, in definition order */
+	int			nnamed;
+} AvroSchemaTree;
+
+/* Limits, settable through GUCs in datacontract.c. */
+extern int	datacontract_max_schema_size;	/* bytes of schema JSON */
+extern int	datacontract_max_schema_depth;	/* nesting depth of a schema */
+
+/*
+ * Parse and validate a schema.  On success returns a tree allocated in a new
+ * child context of "parent".  On an invalid schema returns NULL and sets
+ * *errmsg (palloc'd in the caller's context) to a message that says what is
+ * wrong and where; it never throws for bad input (only for out-of-memory or
+ * interrupts).
+ */
+extern AvroSchemaTree *AvroParseSchema(const char *json, size_t len,
+									   MemoryContext parent, char **errmsg);
+
+/* As AvroParseSchema, but reports an invalid schema with ereport(ERROR). */
+extern AvroSchemaTree *AvroParseSchemaOrError(const char *json, size_t len,
+											  MemoryContext parent);
+
+extern void AvroFreeSchemaTree(AvroSchemaTree *tree);
+
+/* Parsing Canonical Form as the Avro specification defines it (palloc'd). */
+extern char *AvroCanonicalForm(const AvroSchema *schema);
+
+/*
+ * The schema as Java Avro's Schema.toString() prints it: compact JSON with
+ * every attribute kept, in Java's key order.  This is the text Confluent
+ * Schema Registry stores and returns, and the text our identity digest is
+ * computed over.  With normalize, Confluent's normalization is applied too.
+ */
+extern char *AvroSchemaToJson(const AvroSchema *schema, bool normalize);
+
+/* Fingerprints over arbitrary bytes (normally the canonical form). */
+extern uint64 AvroCrc64(const char *data, size_t len);
+extern void AvroMd5(const char *data, size_t len, uint8 out[16]);
+extern void AvroSha256(const char *data, size_t len, uint8 out[32]);
+
+/* Name of a type as the specification spells it ("int", "record", ...). */
+extern const char *AvroTypeName(AvroType type);
+
+/* Look a named type up by full name; NULL if absent. */
+extern AvroSchema *AvroFindNamed(const AvroSchemaTree *tree, const char *fullname);
+
+/*
+ * Per-backend cache of parsed schemas keyed by their text (the stored
+ * canonical JSON), so repeated checks against the same history never
+ * re-parse.  The returned tree is owned by the cache: do not free or modify.
+ * Reports an invalid schema with ereport(ERROR).
+ */
+extern const AvroSchemaTree *AvroSchemaCacheGet(const char *json, size_t len);
+
+#endif							/* DATACONTRACT_AVRO_SCHEMA_H */

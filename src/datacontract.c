@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * datacontract.c
+ *	  Extension entry point: module magic, GUCs and (later) worker
+ *	  registration.
+ *
+ * Every SQL function works without shared_preload_libraries; only the
+ * background workers need the library preloaded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "datacontract.h"
+
+PG_MODULE_MAGIC;
+
+int			datacontract_max_schema_size = 1024 * 1024;
+int			datacontract_max_schema_depth = 64;
+
+void		_PG_init(void);
+
+/* Define the GUCs; called once per backend when the library loads. */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("datacontract.max_schema_size",
+							"Largest schema text, in bytes, the registry accepts.",
+							"Larger schemas are rejected with Confluent error 42209.",
+							&datacontract_max_schema_size,
+							1024 * 1024, 1024, 64 * 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("datacontract.max_schema_depth",
+							"Deepest nesting of types a schema may have.",
+							"Deeper schemas are rejected as invalid (Confluent error 42201).",
+							&datacontract_max_schema_depth,
+							64, 4, 1000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("datacontract");
+}
