@@ -210,6 +210,19 @@ SELECT datacontract.register('customer-value',
   '{"type":"record","name":"Customer","namespace":"com.acme","fields":[{"name":"address","type":"com.acme.Address"}]}',
   "references" => '[{"name": "com.acme.Address", "subject": "address-value", "version": 1}]') AS id;
 SELECT datacontract.get_version('customer-value', '1') -> 'references' AS refs;
+-- stored as written (the referenced type by name); resolved inlines it
+SELECT schema, resolved FROM datacontract.schemas
+ WHERE id = (datacontract.get_version('customer-value', '1') ->> 'id')::integer;
+-- compatibility of schemas with references uses the resolved forms
+SELECT datacontract.register('customer-value',
+  '{"type":"record","name":"Customer","namespace":"com.acme","fields":[{"name":"address","type":"com.acme.Address"},{"name":"vip","type":"boolean","default":false}]}',
+  "references" => '[{"name": "com.acme.Address", "subject": "address-value", "version": -1}]') > 0 AS evolved;
+SELECT pg_temp.try($$SELECT datacontract.register('customer-value',
+  '{"type":"record","name":"Customer","namespace":"com.acme","fields":[{"name":"address","type":"com.acme.Address"},{"name":"tier","type":"int"}]}',
+  "references" => '[{"name": "com.acme.Address", "subject": "address-value", "version": 1}]')::text$$) LIKE 'D0901 409 %READER_FIELD_MISSING_DEFAULT_VALUE%' AS refused;
+-- a schema that uses a referenced type without declaring the reference is invalid
+SELECT pg_temp.try($$SELECT datacontract.register('customer-value',
+  '{"type":"record","name":"Customer","namespace":"com.acme","fields":[{"name":"address","type":"com.acme.Address"}]}')::text$$) LIKE 'D2201 42201 Invalid schema %' AS missing_reference;
 SELECT * FROM datacontract.referenced_by('address-value', '1');
 SELECT pg_temp.try($$SELECT datacontract.delete_version('address-value', '1')::text$$);
 SELECT pg_temp.try($$SELECT datacontract.delete_subject('address-value')::text$$);
@@ -217,6 +230,7 @@ SELECT pg_temp.try($$SELECT datacontract.register('bad-ref', '"string"', "refere
 -- once the referencing subject is gone for good, the target can go
 SELECT datacontract.delete_subject('customer-value');
 SELECT datacontract.delete_subject('customer-value', true);
+SELECT * FROM datacontract.referenced_by('address-value', '1');
 SELECT datacontract.delete_subject('address-value');
 
 ------------------------------------------------------------------------------

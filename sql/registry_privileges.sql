@@ -20,7 +20,8 @@ CREATE ROLE dc_test_writer LOGIN IN ROLE datacontract_writer;
 CREATE ROLE dc_test_admin LOGIN IN ROLE datacontract_admin;
 CREATE ROLE dc_test_nobody LOGIN;
 
-SELECT datacontract.register('priv-value', '"string"') AS id;
+SELECT datacontract.register('priv-value', '"string"') IS NOT NULL AS registered;
+SELECT datacontract.set_compatibility('priv-value', 'NONE');
 
 -- nobody: no access at all
 SET ROLE dc_test_nobody;
@@ -42,8 +43,8 @@ RESET ROLE;
 
 -- writer: registers and soft-deletes; no config, modes or permanent deletes
 SET ROLE dc_test_writer;
-SELECT pg_temp.try($$SELECT datacontract.register('priv-value', '{"type":"record","name":"R","fields":[]}')$$) AS register;
-SELECT pg_temp.try($$SELECT datacontract.register('priv-other', '"long"')$$) AS register_other;
+SELECT pg_temp.try($$SELECT datacontract.register('priv-value', '{"type":"record","name":"R","fields":[]}') > 0$$) AS register;
+SELECT pg_temp.try($$SELECT datacontract.register('priv-other', '"long"') > 0$$) AS register_other;
 SELECT pg_temp.try($$SELECT datacontract.delete_version('priv-value', '2')$$) AS soft_delete;
 SELECT pg_temp.try($$SELECT datacontract.delete_version('priv-value', '2', true)$$) AS permanent_delete;
 SELECT pg_temp.try($$SELECT datacontract._delete_version('priv-value', '2', true)$$) AS permanent_delete_internal;
@@ -56,7 +57,7 @@ RESET ROLE;
 
 -- admin: everything
 SET ROLE dc_test_admin;
-SELECT pg_temp.try($$SELECT datacontract.set_compatibility('priv-value', 'NONE')::text$$) AS set_config;
+SELECT pg_temp.try($$SELECT datacontract.set_compatibility('priv-value', 'FULL')::text$$) AS set_config;
 SELECT pg_temp.try($$SELECT datacontract.set_mode('priv-value', 'READWRITE')$$) AS set_mode;
 SELECT pg_temp.try($$SELECT datacontract.delete_version('priv-value', '2', true)$$) AS permanent_delete;
 SELECT pg_temp.try($$SELECT datacontract.delete_subject('priv-other')::text$$) AS soft_delete_subject;

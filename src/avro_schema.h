@@ -16,6 +16,37 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
+
+/*
+ * A JSON value kept from the schema text: field defaults and custom
+ * properties.  Parsed by jansson, then copied into the tree's memory.
+ * Objects keep their keys in input order (no duplicates: those are rejected).
+ */
+typedef enum AvroJsonKind
+{
+	AVRO_JSON_NULL,
+	AVRO_JSON_BOOL,
+	AVRO_JSON_INT,				/* integral number, fits int64 */
+	AVRO_JSON_REAL,				/* number with a fraction or exponent */
+	AVRO_JSON_STRING,
+	AVRO_JSON_ARRAY,
+	AVRO_JSON_OBJECT
+} AvroJsonKind;
+
+typedef struct AvroJson
+{
+	AvroJsonKind kind;
+	bool		boolval;		/* BOOL */
+	int64		intval;			/* INT */
+	double		realval;		/* REAL (NaN/Infinity only from a float or
+								 * double default given as a string) */
+	const char *str;			/* STRING: NUL-terminated UTF-8 */
+	int			len;			/* STRING: bytes; ARRAY, OBJECT: elements */
+	const char **keys;			/* OBJECT: keys, in input order */
+	struct AvroJson **elems;	/* ARRAY, OBJECT: values */
+} AvroJson;
+
 typedef enum AvroType
 {
 	AVRO_NULL,
@@ -75,12 +106,17 @@ typedef struct AvroField
 	AvroSchema *type;
 	const char *doc;			/* NULL if absent */
 	bool		has_default;
-	const char *default_json;	/* compact JSON text of "default", or NULL */
+	const char *default_json;	/* compact JSON text of "default" (Jackson's
+								 * formatting), or NULL */
+	const AvroJson *default_value;	/* the same, parsed; NULL if absent.  A
+									 * float/double default given as a
+									 * string ("NaN", "1.5") is a REAL. */
 	AvroOrder	order;
 	bool		order_given;	/* "order" attribute was present */
 	const char **aliases;		/* as written (field aliases are simple names) */
 	int			naliases;
 	const char *props;			/* JSON object text of custom attributes, or NULL */
+	const AvroJson *props_json; /* the same, parsed (an OBJECT), or NULL */
 } AvroField;
 
 struct AvroSchema
@@ -121,8 +157,16 @@ struct AvroSchema
 	/* fixed */
 	int			size;
 
-	/* custom attributes (e.g. "confluent:tags"), JSON object text, or NULL */
+	/*
+	 * Custom attributes, JSON object text in input order, or NULL.  As in
+	 * Java Avro, these are all attributes not reserved for the type, so they
+	 * include "logicalType", "precision" and "scale" (e.g.
+	 * {"logicalType":"decimal","precision":4,"scale":2,"confluent:tags":[..]}).
+	 * Reserved attributes that do not apply to a type (e.g. "doc" on an
+	 * array) are dropped, as Java does.
+	 */
 	const char *props;
+	const AvroJson *props_json; /* the same, parsed (an OBJECT), or NULL */
 };
 
 /* A parsed schema and the context that owns all of it. */
@@ -132,6 +176,8 @@ typedef struct AvroSchemaTree
 	AvroSchema *root;
 	AvroSchema **named;			/* every named type, in definition order */
 	int			nnamed;
+	int			nexternal;		/* named[0..nexternal-1] came from references */
+	void	   *name_index;		/* private: full name -> named type */
 } AvroSchemaTree;
 
 /* Limits, settable through GUCs in datacontract.c. */
@@ -147,6 +193,16 @@ extern int	datacontract_max_schema_depth;	/* nesting depth of a schema */
  */
 extern AvroSchemaTree *AvroParseSchema(const char *json, size_t len,
 									   MemoryContext parent, char **errmsg);
+
+/*
+ * As AvroParseSchema, for a schema with Confluent schema references: the
+ * referenced schemas' texts are parsed first, in order, into the same tree
+ * so the main schema may use their named types (tree->nexternal of them).
+ */
+extern AvroSchemaTree *AvroParseSchemaWithRefs(const char *json, size_t len,
+											   const char *const *refs,
+											   const size_t *ref_lens, int nrefs,
+											   MemoryContext parent, char **errmsg);
 
 /* As AvroParseSchema, but reports an invalid schema with ereport(ERROR). */
 extern AvroSchemaTree *AvroParseSchemaOrError(const char *json, size_t len,
@@ -165,6 +221,14 @@ extern char *AvroCanonicalForm(const AvroSchema *schema);
  */
 extern char *AvroSchemaToJson(const AvroSchema *schema, bool normalize);
 
+/*
+ * As AvroSchemaToJson for a tree's root, with the named types that came from
+ * references written by name, as Confluent stores a schema with references.
+ * AvroSchemaToJson(tree->root, ...) instead inlines them: a self-contained
+ * text ("resolved") usable without the references.
+ */
+extern char *AvroSchemaTreeToJson(const AvroSchemaTree *tree, bool normalize);
+
 /* Fingerprints over arbitrary bytes (normally the canonical form). */
 extern uint64 AvroCrc64(const char *data, size_t len);
 extern void AvroMd5(const char *data, size_t len, uint8 out[16]);
@@ -176,11 +240,25 @@ extern const char *AvroTypeName(AvroType type);
 /* Look a named type up by full name; NULL if absent. */
 extern AvroSchema *AvroFindNamed(const AvroSchemaTree *tree, const char *fullname);
 
+/* A short description of a schema for messages: "int", "com.x.Rec", "array". */
+extern const char *AvroSchemaDescribe(const AvroSchema *schema);
+
+/*
+ * Append a JSON value as Jackson writes it (Java's number formatting,
+ * Jackson's string escaping); sort_keys sorts object keys recursively.
+ */
+extern void AvroJsonAppend(StringInfo buf, const AvroJson *value, bool sort_keys);
+
+/* Member of a JSON object by key, or NULL. */
+extern const AvroJson *AvroJsonObjectGet(const AvroJson *object, const char *key);
+
 /*
  * Per-backend cache of parsed schemas keyed by their text (the stored
  * canonical JSON), so repeated checks against the same history never
  * re-parse.  The returned tree is owned by the cache: do not free or modify.
- * Reports an invalid schema with ereport(ERROR).
+ * It stays valid at least until the end of the current transaction (a tree
+ * evicted to make room is only freed then).  Reports an invalid schema with
+ * ereport(ERROR).
  */
 extern const AvroSchemaTree *AvroSchemaCacheGet(const char *json, size_t len);
 

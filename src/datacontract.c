@@ -15,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "datacontract.h"
+#include "http_server.h"
 
 PG_MODULE_MAGIC;
 
@@ -42,6 +43,8 @@ _PG_init(void)
 							64, 4, 1000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+
+	HttpServerInit();
 
 	MarkGUCPrefixReserved("datacontract");
 }

@@ -29,16 +29,22 @@ CREATE SEQUENCE datacontract.schema_id_seq AS integer MINVALUE 1 NO CYCLE;
 -- metadata and rule set (Confluent's MD5 identity, §4.6 of the reference).
 CREATE TABLE datacontract.schemas (
 	id				integer PRIMARY KEY,
-	identity		bytea NOT NULL UNIQUE,
+	identity		bytea NOT NULL,
 	schema_type		text NOT NULL DEFAULT 'AVRO'
 					CHECK (schema_type IN ('AVRO', 'JSON', 'PROTOBUF')),
-	schema			text NOT NULL,
+	schema			text NOT NULL,	-- the stored form (Java Avro's), as Confluent returns it
+	resolved		text,			-- self-contained form with referenced types inlined;
+									-- NULL when the schema has no references
 	fingerprint		bigint,			-- CRC-64-AVRO of the Parsing Canonical Form
 	"references"	jsonb,			-- [{"name","subject","version"}] or NULL
 	metadata		jsonb,			-- {"properties","tags","sensitive"} or NULL
 	rule_set		jsonb,			-- {"domainRules","migrationRules",...} or NULL
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+-- Not unique: IMPORT mode may bring the same content under two ids.
+-- Ordinary registration takes an advisory lock per identity, so it never
+-- creates a second id for content that has one.
+CREATE INDEX schemas_identity_idx ON datacontract.schemas (identity);
 CREATE INDEX schemas_fingerprint_idx ON datacontract.schemas (fingerprint);
 
 -- Versions of subjects.  Soft delete sets "deleted"; hard delete removes the

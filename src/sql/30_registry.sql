@@ -257,15 +257,48 @@ AS $$
 		'schema', s.schema))
 $$;
 
+-- Parse a schema once (C): an error message or its stored form, resolved
+-- form and fingerprint.  "refs" are the referenced schemas' stored texts,
+-- dependencies first.
+CREATE FUNCTION datacontract._avro_prepare(schema text, "normalize" boolean, refs text[],
+										   OUT error text, OUT stored text, OUT resolved text,
+										   OUT fingerprint bigint)
+RETURNS record AS 'MODULE_PATHNAME', '_avro_prepare'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The stored texts of every schema a reference list reaches, transitively,
+-- dependencies first (a type is defined before the schemas that use it).
+CREATE FUNCTION datacontract._reference_texts(refs jsonb)
+RETURNS text[] LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE reach (subject, version, depth) AS (
+		SELECT e ->> 'subject', (e ->> 'version')::integer, 1
+		  FROM jsonb_array_elements(coalesce($1, '[]')) AS t(e)
+		UNION ALL
+		SELECT sr.subject, sr.version, reach.depth + 1
+		  FROM reach
+		  JOIN datacontract.subject_versions sv
+			ON sv.subject = reach.subject AND sv.version = reach.version
+		  JOIN datacontract.schema_references sr ON sr.schema_id = sv.schema_id
+		 WHERE reach.depth < 32
+	)
+	SELECT array_agg(s.schema ORDER BY r.depth DESC, r.subject, r.version)
+	  FROM (SELECT subject, version, max(depth) AS depth FROM reach GROUP BY 1, 2) r
+	  JOIN datacontract.subject_versions sv ON sv.subject = r.subject AND sv.version = r.version
+	  JOIN datacontract.schemas s ON s.id = sv.schema_id
+$$;
+
 -- Parse, validate and print a schema in the registry's stored form.
 -- Invalid schemas raise Confluent error 42201 in Confluent's message format.
 CREATE FUNCTION datacontract._canonicalize(subject text, schema_type text, schema text,
-										   refs jsonb, "normalize" boolean)
-RETURNS text LANGUAGE plpgsql
+										   refs jsonb, "normalize" boolean,
+										   OUT stored text, OUT resolved text, OUT fingerprint bigint)
+RETURNS record LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	msg text;
+	p record;
 	limit_bytes bigint;
 BEGIN
 	IF schema_type <> 'AVRO' THEN
@@ -279,13 +312,16 @@ BEGIN
 			format('The schema has %s bytes; datacontract.max_schema_size allows %s.',
 				   octet_length(schema), limit_bytes));
 	END IF;
-	msg := datacontract.avro_validate(schema);
-	IF msg IS NOT NULL THEN
+	p := datacontract._avro_prepare(schema, coalesce("normalize", false),
+									datacontract._reference_texts(refs));
+	IF p.error IS NOT NULL THEN
 		PERFORM datacontract._raise(42201,
 			format('Invalid schema {subject=%s, schemaType=%s, references=%s, schema=%s}, details: %s',
-				   subject, schema_type, coalesce(refs::text, '[]'), schema, msg));
+				   subject, schema_type, coalesce(refs::text, '[]'), schema, p.error));
 	END IF;
-	RETURN datacontract.avro_normalize(schema, coalesce(normalize, false));
+	stored := p.stored;
+	resolved := p.resolved;
+	fingerprint := p.fingerprint;
 END
 $$;
 
@@ -314,6 +350,7 @@ DECLARE
 	req_id integer := coalesce((request ->> 'id')::integer, -1);
 	prev record;
 	stored text;
+	prepared record;
 	meta jsonb;
 	rules jsonb;
 	ident bytea;
@@ -405,8 +442,9 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	stored := datacontract._canonicalize(subject, req_type, req_schema, refs,
-										  coalesce(normalize, (cfg ->> 'normalize')::boolean, false));
+	prepared := datacontract._canonicalize(subject, req_type, req_schema, refs,
+										   coalesce(normalize, (cfg ->> 'normalize')::boolean, false));
+	stored := prepared.stored;
 	ident := datacontract._identity(req_type, stored, refs, meta, rules);
 
 	-- Re-registering what the subject already has returns it, unchecked.
@@ -430,7 +468,7 @@ BEGIN
 		group_val := meta -> 'properties' ->> group_key;
 		SELECT array_agg(t.schema ORDER BY t.version DESC), array_agg(t.version ORDER BY t.version DESC)
 		  INTO prev_texts, prev_versions
-		  FROM (SELECT s.schema, sv.version
+		  FROM (SELECT coalesce(s.resolved, s.schema) AS schema, sv.version
 				  FROM datacontract.subject_versions sv
 				  JOIN datacontract.schemas s ON s.id = sv.schema_id
 				 WHERE sv.subject = register_schema.subject AND NOT sv.deleted
@@ -439,7 +477,8 @@ BEGIN
 				 ORDER BY sv.version DESC
 				 LIMIT CASE WHEN level LIKE '%TRANSITIVE' THEN NULL ELSE 1 END) t;
 		IF prev_texts IS NOT NULL THEN
-			msgs := datacontract.avro_check_compatibility(stored, prev_texts, prev_versions, level);
+			msgs := datacontract.avro_check_compatibility(coalesce(prepared.resolved, stored),
+				prev_texts, prev_versions, level, coalesce((cfg ->> 'validateFields')::boolean, false));
 			IF cardinality(msgs) > 0 THEN
 				PERFORM datacontract._raise(409,
 					format('Schema being registered is incompatible with an earlier schema for subject "%s", details: [%s]',
@@ -469,9 +508,9 @@ BEGIN
 				format('Overwrite new schema with id %s in context . is not permitted.', req_id));
 		END IF;
 		IF sid IS NULL THEN
-			INSERT INTO datacontract.schemas (id, identity, schema_type, schema, fingerprint,
-											  "references", metadata, rule_set)
-			VALUES (req_id, ident, req_type, stored, datacontract.avro_fingerprint64(stored),
+			INSERT INTO datacontract.schemas (id, identity, schema_type, schema, resolved,
+											  fingerprint, "references", metadata, rule_set)
+			VALUES (req_id, ident, req_type, stored, prepared.resolved, prepared.fingerprint,
 					refs, meta, rules);
 			sid := req_id;
 		END IF;
@@ -483,9 +522,9 @@ BEGIN
 		SELECT s.id INTO sid FROM datacontract.schemas s WHERE s.identity = ident ORDER BY s.id LIMIT 1;
 		IF sid IS NULL THEN
 			sid := nextval('datacontract.schema_id_seq');
-			INSERT INTO datacontract.schemas (id, identity, schema_type, schema, fingerprint,
-											  "references", metadata, rule_set)
-			VALUES (sid, ident, req_type, stored, datacontract.avro_fingerprint64(stored),
+			INSERT INTO datacontract.schemas (id, identity, schema_type, schema, resolved,
+											  fingerprint, "references", metadata, rule_set)
+			VALUES (sid, ident, req_type, stored, prepared.resolved, prepared.fingerprint,
 					refs, meta, rules);
 		END IF;
 	END IF;
@@ -556,8 +595,8 @@ DECLARE
 BEGIN
 	PERFORM datacontract._check_subject(subject);
 	cfg := datacontract._effective_config(subject);
-	stored := datacontract._canonicalize(subject, typ, schema, lookup_schema."references",
-										  coalesce(normalize, (cfg ->> 'normalize')::boolean, false));
+	stored := (datacontract._canonicalize(subject, typ, schema, lookup_schema."references",
+										   coalesce(normalize, (cfg ->> 'normalize')::boolean, false))).stored;
 	SELECT sv.version, s AS srow INTO hit
 	  FROM datacontract.subject_versions sv
 	  JOIN datacontract.schemas s ON s.id = sv.schema_id
@@ -1195,19 +1234,19 @@ BEGIN
 	IF version IS NOT NULL THEN
 		v := datacontract._parse_version(version);
 	END IF;
-	stored := datacontract._canonicalize(subject, 'AVRO', schema, NULL,
-										  coalesce((cfg ->> 'normalize')::boolean, false));
+	stored := (datacontract._canonicalize(subject, 'AVRO', schema, NULL,
+										   coalesce((cfg ->> 'normalize')::boolean, false))).stored;
 	IF version IS NULL THEN
 		SELECT array_agg(t.schema ORDER BY t.version DESC), array_agg(t.version ORDER BY t.version DESC)
 		  INTO prev_texts, prev_versions
-		  FROM (SELECT s.schema, sv.version
+		  FROM (SELECT coalesce(s.resolved, s.schema) AS schema, sv.version
 				  FROM datacontract.subject_versions sv
 				  JOIN datacontract.schemas s ON s.id = sv.schema_id
 				 WHERE sv.subject = check_compatibility.subject AND NOT sv.deleted
 				 ORDER BY sv.version DESC
 				 LIMIT CASE WHEN level LIKE '%TRANSITIVE' THEN NULL ELSE 1 END) t;
 	ELSE
-		SELECT ARRAY[s.schema], ARRAY[sv.version] INTO prev_texts, prev_versions
+		SELECT ARRAY[coalesce(s.resolved, s.schema)], ARRAY[sv.version] INTO prev_texts, prev_versions
 		  FROM datacontract.subject_versions sv
 		  JOIN datacontract.schemas s ON s.id = sv.schema_id
 		 WHERE sv.subject = check_compatibility.subject AND NOT sv.deleted
@@ -1223,7 +1262,8 @@ BEGIN
 		RETURN QUERY SELECT true, '{}'::text[];
 		RETURN;
 	END IF;
-	msgs := datacontract.avro_check_compatibility(stored, prev_texts, prev_versions, level);
+	msgs := datacontract.avro_check_compatibility(stored, prev_texts, prev_versions, level,
+				coalesce((cfg ->> 'validateFields')::boolean, false));
 	RETURN QUERY SELECT coalesce(cardinality(msgs), 0) = 0, coalesce(msgs, '{}');
 END
 $$;

@@ -36,7 +36,7 @@ run_pgbench() {
 }
 
 echo "== 1. schema by id ($clients clients, ${secs}s each)"
-q -c "SELECT datacontract.set_compatibility(NULL, 'NONE')"
+q -c "SELECT datacontract.set_compatibility(NULL, 'NONE')" >/dev/null
 q -c "SELECT datacontract.register('bench-ids-' || (i % 50), format('{\"type\":\"record\",\"name\":\"R%s\",\"fields\":[{\"name\":\"f\",\"type\":\"long\"}]}', i)) FROM generate_series(1, 1000) i" >/dev/null
 echo '\set id random(1, 1000)
 SELECT datacontract.get_schema(:id);' >"$work/by_id.sql"
@@ -61,9 +61,9 @@ printf '   new versions: %s in %.1fs = %.0f versions/s (pgbench %s tps, median %
 	"$((after - before))" "$(calc "$end - $start")" "$(calc "($after - $before) / ($end - $start)")" "$tps_reg" "$med_reg"
 
 echo "== 3. FULL_TRANSITIVE against 1,000 prior versions"
-q -c "SELECT datacontract.set_compatibility('bench-full', 'NONE')"
+q -c "SELECT datacontract.set_compatibility('bench-full', 'NONE')" >/dev/null
 q -c "SELECT datacontract.register('bench-full', format('{\"type\":\"record\",\"name\":\"Full\",\"namespace\":\"bench\",\"fields\":[{\"name\":\"id\",\"type\":\"long\",\"default\":0},{\"name\":\"f%s\",\"type\":\"string\",\"default\":\"\"}]}', i)) FROM generate_series(1, 1000) i" >/dev/null
-q -c "SELECT datacontract.set_compatibility('bench-full', 'FULL_TRANSITIVE')"
+q -c "SELECT datacontract.set_compatibility('bench-full', 'FULL_TRANSITIVE')" >/dev/null
 echo '\set n random(1000000, 2000000000)
 SELECT datacontract.register('"'"'bench-full'"'"', '"'"'{"type":"record","name":"Full","namespace":"bench","fields":[{"name":"id","type":"long","default":0},{"name":"g'"'"' || :n || '"'"'","type":"string","default":""}]}'"'"');' >"$work/full.sql"
 read -r tps_full med_full < <(run_pgbench full -c 1 -j 1 -t 50 -f "$work/full.sql")
