@@ -1,7 +1,9 @@
 -- Avro reader/writer compatibility (src/avro_compat.c): Java Avro 1.11's
 -- SchemaCompatibility rules with Confluent's message texts.
 SET client_min_messages = warning;
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS datacontract;
+RESET client_min_messages;
 RESET client_min_messages;
 \pset format unaligned
 

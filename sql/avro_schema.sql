@@ -1,6 +1,8 @@
 -- Avro schema model: parsing, validation, canonical form, fingerprints and
 -- the stored (Java Schema.toString) form.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS datacontract;
+RESET client_min_messages;
 
 --
 -- Parsing Canonical Form and CRC-64-AVRO fingerprints: the cases of the

@@ -1,5 +1,9 @@
 -- Registry core: every Confluent operation from SQL, with its error paths.
-CREATE EXTENSION IF NOT EXISTS datacontract;
+-- a fresh registry: ids and versions below do not depend on other tests
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS datacontract CASCADE;
+CREATE EXTENSION datacontract;
+RESET client_min_messages;
 \set SHOW_CONTEXT never
 
 -- Run a statement; print "SQLSTATE confluent-code message" if it fails.

@@ -1,7 +1,11 @@
 -- Compatibility levels as the registry applies them: which previous versions
 -- are compared, transitivity, soft-deleted versions, re-registration,
 -- compatibilityGroup and checks against one named version.
-CREATE EXTENSION IF NOT EXISTS datacontract;
+-- a fresh registry: ids and versions below do not depend on other tests
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS datacontract CASCADE;
+CREATE EXTENSION datacontract;
+RESET client_min_messages;
 \set SHOW_CONTEXT never
 
 CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,6 +1,10 @@
 -- Roles: reader reads, writer also registers and soft-deletes, admin does
 -- everything; nobody writes the catalog directly; no superuser at run time.
-CREATE EXTENSION IF NOT EXISTS datacontract;
+-- a fresh registry: ids and versions below do not depend on other tests
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS datacontract CASCADE;
+CREATE EXTENSION datacontract;
+RESET client_min_messages;
 \set SHOW_CONTEXT never
 
 CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
