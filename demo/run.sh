@@ -23,6 +23,8 @@ v2=$(cat schemas/SensorEvent-v2.avsc)
 bad=$(cat schemas/SensorEvent-v2-breaking.avsc)
 psql -X -q -v s="$v1" -v s2="$v2" -v bad="$bad" <<'SQL' 2>&1 | sed 's/^/   /'
 \set SHOW_CONTEXT never
+\pset format wrapped
+\pset columns 120
 \echo
 \echo '-- register SensorEvent v1 under sensor-events-value (as the producer does at start-up)'
 SELECT datacontract.register('sensor-events-value', :'s') AS schema_id;
