@@ -57,6 +57,7 @@ typedef struct HttpResponse
 /* http_server_routes.c */
 extern void HttpParseTarget(HttpCall *call, const char *raw_uri);
 extern void HttpRoute(HttpCall *call, HttpResponse *resp);
+extern bool HttpIsWrite(HttpCall *call);
 extern void HttpReplyError(HttpResponse *resp, int status, int code, const char *message);
 extern void HttpReplyFromError(HttpResponse *resp, ErrorData *edata);
 

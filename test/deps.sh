@@ -7,8 +7,12 @@ pkgs=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libjansson-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev
-	python3 python3-avro
+	python3 python3-avro python3-confluent-kafka python3-requests
+	curl jq
 )
+# Node.js for the npm registry clients: the machine's own when it has one.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
