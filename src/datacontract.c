@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "avro_codec.h"
 #include "datacontract.h"
 #include "http_server.h"
 
@@ -44,6 +45,7 @@ _PG_init(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
+	AvroCodecDefineGucs();
 	HttpServerInit();
 
 	MarkGUCPrefixReserved("datacontract");
