@@ -226,6 +226,139 @@ BEGIN
 END
 $$;
 
+-- Check a rule set as Confluent's RuleSet.validate() and Rule.validate() do,
+-- raising 42210 with their messages: in each list (migration, domain,
+-- encoding) a rule's name must be new across the whole set, then well
+-- formed, then the rule needs a type, may carry "A,B" actions only with
+-- WRITEREAD or UPDOWN, and must have a mode its list allows.  Modes
+-- default to WRITEREAD, kinds to TRANSFORM.
+CREATE FUNCTION datacontract._validate_rule_set(rule_set jsonb)
+RETURNS void LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	names text[] := '{}';
+	k text;
+	r jsonb;
+	name text;
+	mode text;
+	modes text[];
+	only_msg text;
+BEGIN
+	IF rule_set IS NULL OR jsonb_typeof(rule_set) = 'null' THEN
+		RETURN;
+	END IF;
+	IF jsonb_typeof(rule_set) <> 'object' THEN
+		PERFORM datacontract._raise(42210, 'Invalid rule set: expected a JSON object');
+	END IF;
+	IF rule_set ? 'enableAt' AND jsonb_typeof(rule_set -> 'enableAt') <> 'null'
+		AND rule_set ->> 'enableAt' NOT IN ('ALL', 'CLIENT', 'GATEWAY', 'SERVER', 'NONE') THEN
+		PERFORM datacontract._raise(42210,
+			format('Invalid enableAt ''%s''. Valid values are ALL, CLIENT, GATEWAY, SERVER and NONE', rule_set ->> 'enableAt'));
+	END IF;
+	FOREACH k IN ARRAY ARRAY['migrationRules', 'domainRules', 'encodingRules'] LOOP
+		IF k = 'migrationRules' THEN
+			modes := ARRAY['UPGRADE', 'DOWNGRADE', 'UPDOWN'];
+			only_msg := 'Migration rules can only be UPGRADE, DOWNGRADE, UPDOWN';
+		ELSE
+			modes := ARRAY['WRITE', 'READ', 'WRITEREAD'];
+			only_msg := CASE k WHEN 'domainRules' THEN 'Domain' ELSE 'Encoding' END
+						|| ' rules can only be WRITE, READ, WRITEREAD';
+		END IF;
+		IF jsonb_typeof(rule_set -> k) IS NULL OR jsonb_typeof(rule_set -> k) = 'null' THEN
+			CONTINUE;
+		ELSIF jsonb_typeof(rule_set -> k) <> 'array' THEN
+			PERFORM datacontract._raise(42210, format('Invalid rule set: %s must be an array', k));
+		END IF;
+		FOR r IN SELECT e FROM jsonb_array_elements(rule_set -> k) AS t(e) LOOP
+			IF jsonb_typeof(r) <> 'object' THEN
+				PERFORM datacontract._raise(42210, 'Invalid rule set: each rule must be a JSON object');
+			END IF;
+			name := CASE WHEN jsonb_typeof(r -> 'name') = 'string' THEN r ->> 'name' END;
+			IF name IS NOT NULL AND name = ANY (names) THEN
+				PERFORM datacontract._raise(42210, format('Found rule with duplicate name ''%s''', name));
+			END IF;
+			names := names || name;
+			-- Rule.validate(): the name, the type, the actions.
+			IF name IS NULL THEN
+				PERFORM datacontract._raise(42210, 'Missing rule name');
+			ELSIF name = '' THEN
+				PERFORM datacontract._raise(42210, 'Empty rule name');
+			ELSIF char_length(name) > 256 THEN
+				PERFORM datacontract._raise(42210, 'Rule name too long');
+			ELSIF name !~ '^([A-Za-z_]|[^\x01-\x7f])' THEN
+				PERFORM datacontract._raise(42210, 'Illegal initial character in rule name: ' || name);
+			ELSIF name !~ '^.([A-Za-z0-9_-]|[^\x01-\x7f])*$' THEN
+				PERFORM datacontract._raise(42210, 'Illegal character in rule name: ' || name);
+			END IF;
+			IF r ? 'kind' AND jsonb_typeof(r -> 'kind') <> 'null'
+				AND (jsonb_typeof(r -> 'kind') <> 'string' OR r ->> 'kind' NOT IN ('TRANSFORM', 'CONDITION')) THEN
+				PERFORM datacontract._raise(42210,
+					format('Invalid rule kind %s. Valid values are TRANSFORM and CONDITION', r -> 'kind'));
+			END IF;
+			IF r ? 'mode' AND jsonb_typeof(r -> 'mode') <> 'null'
+				AND (jsonb_typeof(r -> 'mode') <> 'string' OR r ->> 'mode' NOT IN
+					 ('UPGRADE', 'DOWNGRADE', 'UPDOWN', 'WRITE', 'READ', 'WRITEREAD')) THEN
+				PERFORM datacontract._raise(42210,
+					format('Invalid rule mode %s. Valid values are UPGRADE, DOWNGRADE, UPDOWN, WRITE, READ and WRITEREAD', r -> 'mode'));
+			END IF;
+			IF jsonb_typeof(r -> 'type') IS NULL OR jsonb_typeof(r -> 'type') = 'null' THEN
+				PERFORM datacontract._raise(42210, 'Missing rule type');
+			END IF;
+			mode := coalesce(r ->> 'mode', 'WRITEREAD');
+			IF mode NOT IN ('WRITEREAD', 'UPDOWN')
+				AND (position(',' IN coalesce(r ->> 'onSuccess', '')) > 0
+					 OR position(',' IN coalesce(r ->> 'onFailure', '')) > 0) THEN
+				PERFORM datacontract._raise(42210, 'Multiple actions only valid with WRITEREAD and UPDOWN');
+			END IF;
+			IF NOT mode = ANY (modes) THEN
+				PERFORM datacontract._raise(42210, only_msg);
+			END IF;
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+-- A rule set as Confluent keeps it (its Rule and RuleSet beans): every rule
+-- with its kind (default TRANSFORM), mode (default WRITEREAD) and disabled
+-- flag, empty or null fields dropped, empty lists dropped.  Two requests
+-- that differ only by spelled-out defaults so have the same identity.
+CREATE FUNCTION datacontract._normalize_rule_set(rule_set jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN $1 IS NULL OR jsonb_typeof($1) <> 'object' THEN $1 ELSE
+		coalesce((SELECT jsonb_object_agg(l.k, l.rules)
+					FROM (SELECT k, jsonb_agg(
+								jsonb_strip_nulls(r.e
+									|| jsonb_build_object(
+										'kind', coalesce(nullif(r.e -> 'kind', 'null'), '"TRANSFORM"'),
+										'mode', coalesce(nullif(r.e -> 'mode', 'null'), '"WRITEREAD"'),
+										'disabled', coalesce(nullif(r.e -> 'disabled', 'null'), 'false'),
+										'doc', nullif(r.e -> 'doc', '""'),
+										'tags', nullif(r.e -> 'tags', '[]'),
+										'params', nullif(r.e -> 'params', '{}')))
+								ORDER BY r.n) AS rules
+							FROM unnest(ARRAY['migrationRules', 'domainRules', 'encodingRules']) AS k,
+								 jsonb_array_elements(CASE WHEN jsonb_typeof($1 -> k) = 'array' THEN $1 -> k
+													  ELSE '[]' END) WITH ORDINALITY AS r(e, n)
+						   GROUP BY k) l), '{}')
+		|| CASE WHEN jsonb_typeof($1 -> 'enableAt') = 'string'
+				THEN jsonb_build_object('enableAt', $1 -> 'enableAt') ELSE '{}' END
+	END
+$$;
+
+-- Metadata without its confluent:version property (NULL stays NULL; an
+-- emptied property map is dropped), to compare versions that differ only by it.
+CREATE FUNCTION datacontract._strip_confluent_version(metadata jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN $1 IS NULL OR jsonb_typeof($1) <> 'object' THEN $1
+		WHEN coalesce($1 -> 'properties', '{}') - 'confluent:version' = '{}' THEN $1 - 'properties'
+		ELSE jsonb_set($1, '{properties}', ($1 -> 'properties') - 'confluent:version') END
+$$;
+
 -- The identity digest of a schema: what decides that two registrations are
 -- the same schema (and so share an id).  Subject and version are not part of it.
 CREATE FUNCTION datacontract._identity(schema_type text, schema text, refs jsonb,
@@ -366,11 +499,19 @@ DECLARE
 	refs jsonb := NULL;
 	r record;
 	n integer := 0;
+	meta_pre jsonb;
+	version_set boolean := false;
+	asked_version text;
+	same record;
 BEGIN
 	PERFORM datacontract._check_subject(subject);
 	IF jsonb_typeof(request) IS DISTINCT FROM 'object' THEN
 		PERFORM datacontract._raise(42201, 'Invalid schema request: expected a JSON object');
 	END IF;
+	-- Rule sets are checked as sent (Confluent's resource does so before
+	-- registering) and kept with their defaults spelled out.
+	PERFORM datacontract._validate_rule_set(req_rules);
+	req_rules := datacontract._normalize_rule_set(req_rules);
 
 	mode := datacontract._effective_mode(subject);
 	IF mode IN ('READONLY', 'READONLY_OVERRIDE') THEN
@@ -414,6 +555,19 @@ BEGIN
 		rules := datacontract._merge_rule_set(
 			datacontract._merge_rule_set(cfg -> 'defaultRuleSet', coalesce(req_rules, prev.rule_set)),
 			cfg -> 'overrideRuleSet');
+
+		-- confluent:version: set to the new version number when the request
+		-- names a version (-1 included) or the merged metadata has the
+		-- property already (sent, inherited or from the config).
+		IF req_version <> 0 OR coalesce(meta -> 'properties', '{}') ? 'confluent:version' THEN
+			SELECT coalesce(max(sv.version), 0) + 1 INTO next_version
+			  FROM datacontract.subject_versions sv WHERE sv.subject = register_schema.subject;
+			meta_pre := meta;
+			meta := datacontract._merge_metadata(meta,
+				jsonb_build_object('properties', jsonb_build_object('confluent:version', next_version::text)));
+			version_set := true;
+		END IF;
+		asked_version := req_meta -> 'properties' ->> 'confluent:version';
 	END IF;
 
 	-- References: each names an existing version (-1 = latest live).
@@ -458,6 +612,30 @@ BEGIN
 		AND (req_version <= 0 OR req_version = existing.version) THEN
 		RETURN datacontract._schema_json(subject, existing.version,
 			(SELECT s FROM datacontract.schemas s WHERE s.id = existing.schema_id));
+	END IF;
+
+	-- A live version that differs only by confluent:version is the same
+	-- schema (Confluent's canLookupIgnoringVersion): one whose property
+	-- holds its own version number, or one without metadata when only the
+	-- property was added.  A confluent:version in the request asks for that
+	-- version exactly; 0, -1 or a version without this content mean "new".
+	IF mode <> 'IMPORT' AND req_version <= 0 AND req_id < 0 THEN
+		SELECT sv.version, s AS srow INTO same
+		  FROM datacontract.subject_versions sv
+		  JOIN datacontract.schemas s ON s.id = sv.schema_id
+		 WHERE sv.subject = register_schema.subject AND NOT sv.deleted
+		   AND s.schema_type = req_type AND s.schema = stored
+		   AND s."references" IS NOT DISTINCT FROM refs
+		   AND s.rule_set IS NOT DISTINCT FROM rules
+		   AND coalesce(datacontract._strip_confluent_version(s.metadata), '{}')
+			   = coalesce(datacontract._strip_confluent_version(meta), '{}')
+		   AND CASE WHEN asked_version IS NOT NULL THEN sv.version::text = asked_version
+					ELSE s.metadata -> 'properties' ->> 'confluent:version' = sv.version::text
+						 OR (version_set AND s.metadata IS NULL AND meta_pre IS NULL) END
+		 ORDER BY sv.version DESC LIMIT 1;
+		IF same.version IS NOT NULL THEN
+			RETURN datacontract._schema_json(subject, same.version, same.srow);
+		END IF;
 	END IF;
 
 	-- Compatibility against the live versions the level demands, within the
@@ -1075,6 +1253,13 @@ BEGIN
 					 'validateRules', 'compatibilityLevel', 'compatibilityPolicy', 'compatibilityGroup',
 					 'defaultMetadata', 'overrideMetadata', 'defaultRuleSet', 'overrideRuleSet') THEN
 			patch := patch - k;
+		END IF;
+	END LOOP;
+	-- Default and override rule sets are checked as at registration (42210).
+	FOREACH k IN ARRAY ARRAY['defaultRuleSet', 'overrideRuleSet'] LOOP
+		IF patch ? k AND patch -> k <> 'null' THEN
+			PERFORM datacontract._validate_rule_set(patch -> k);
+			patch := patch || jsonb_build_object(k, datacontract._normalize_rule_set(patch -> k));
 		END IF;
 	END LOOP;
 

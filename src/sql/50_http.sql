@@ -35,35 +35,15 @@ $$;
 -- that has metadata at all.  40401 for an unknown subject, 40403 otherwise.
 CREATE FUNCTION datacontract._http_latest_with_metadata(subject text, keys text[],
 														vals text[], deleted boolean DEFAULT false)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER
+RETURNS jsonb LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	-- key and value query parameters pair up by position; extras are ignored
 	n integer := least(coalesce(cardinality(keys), 0), coalesce(cardinality(vals), 0));
-	wanted jsonb := '{}';
-	hit record;
 BEGIN
-	PERFORM datacontract._check_subject(subject);
-	IF n > 0 THEN
-		wanted := jsonb_object(keys[1:n], vals[1:n]);
-	END IF;
-	SELECT sv.version, s AS srow INTO hit
-	  FROM datacontract.subject_versions sv
-	  JOIN datacontract.schemas s ON s.id = sv.schema_id
-	 WHERE sv.subject = _http_latest_with_metadata.subject
-	   AND (NOT sv.deleted OR _http_latest_with_metadata.deleted)
-	   AND s.metadata IS NOT NULL
-	   AND coalesce(s.metadata -> 'properties', '{}') @> wanted
-	 ORDER BY sv.version DESC LIMIT 1;
-	IF hit.version IS NULL THEN
-		IF NOT EXISTS (SELECT 1 FROM datacontract.subject_versions sv
-						WHERE sv.subject = _http_latest_with_metadata.subject
-						  AND (NOT sv.deleted OR _http_latest_with_metadata.deleted)) THEN
-			PERFORM datacontract._raise(40401, format('Subject ''%s'' not found.', subject));
-		END IF;
-		PERFORM datacontract._raise(40403, 'Schema not found');
-	END IF;
-	RETURN datacontract._schema_json(subject, hit.version, hit.srow);
+	RETURN datacontract.latest_with_metadata(subject,
+		CASE WHEN n > 0 THEN jsonb_object(keys[1:n], vals[1:n]) ELSE '{}' END, deleted);
 END
 $$;
 
