@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * datacontract.c
- *	  Extension entry point: module magic, GUCs and (later) worker
- *	  registration.
+ *	  Extension entry point: module magic, shared GUCs, and each module's
+ *	  own initialisation (GUCs, background workers).
  *
  * Every SQL function works without shared_preload_libraries; only the
  * background workers need the library preloaded.
@@ -12,16 +12,19 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "avro_codec.h"
 #include "datacontract.h"
 #include "http_server.h"
+#include "kafka.h"
 
 PG_MODULE_MAGIC;
 
 int			datacontract_max_schema_size = 1024 * 1024;
 int			datacontract_max_schema_depth = 64;
+char	   *datacontract_database = NULL;
 
 void		_PG_init(void);
 
@@ -45,8 +48,19 @@ _PG_init(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
+	/* Only where the library is preloaded: the workers read it at start. */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("datacontract.database",
+								   "Database the background workers connect to.",
+								   "The datacontract extension must be installed there.",
+								   &datacontract_database,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
+
 	AvroCodecDefineGucs();
 	HttpServerInit();
+	KafkaInit();
 
 	MarkGUCPrefixReserved("datacontract");
 }

@@ -50,5 +50,6 @@
 /* GUCs (defined in datacontract.c) */
 extern int	datacontract_max_schema_size;
 extern int	datacontract_max_schema_depth;
+extern char *datacontract_database;	/* where the background workers connect */
 
 #endif							/* DATACONTRACT_H */

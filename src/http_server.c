@@ -40,6 +40,7 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
+#include "datacontract.h"
 #include "http_client.h"
 #include "http_server.h"
 
@@ -61,7 +62,6 @@ static const struct config_enum_entry http_auth_options[] = {
 /* GUCs */
 static int	http_port = 8081;
 static char *http_listen_addresses = NULL;
-static char *http_database = NULL;
 static int	http_workers = 1;
 static int	http_max_request_size = 16 * 1024 * 1024;
 static int	http_connection_timeout = 60;
@@ -185,14 +185,6 @@ HttpServerInit(void)
 								   PGC_POSTMASTER, GUC_LIST_INPUT,
 								   NULL, NULL, NULL);
 
-		DefineCustomStringVariable("datacontract.database",
-								   "Database the background workers connect to.",
-								   "The datacontract extension must be installed there.",
-								   &http_database,
-								   "postgres",
-								   PGC_POSTMASTER, 0,
-								   NULL, NULL, NULL);
-
 		DefineCustomIntVariable("datacontract.http_workers",
 								"Number of REST API workers sharing the port.",
 								NULL,
@@ -231,7 +223,7 @@ HttpServerMain(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(http_database, NULL, 0);
+	BackgroundWorkerInitializeConnection(datacontract_database, NULL, 0);
 	pgstat_report_appname("datacontract http");
 
 	http_wait_for_extension();
@@ -285,7 +277,7 @@ http_wait_for_extension(void)
 		{
 			ereport(LOG,
 					(errmsg("datacontract HTTP worker waiting: extension \"datacontract\" is not installed in database \"%s\"",
-							http_database),
+							datacontract_database),
 					 errhint("Run CREATE EXTENSION datacontract in that database, or set datacontract.database.")));
 			logged = true;
 		}
