@@ -15,14 +15,15 @@ REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --temp-instance=regress_instance --temp-config=test/regress.conf \
                --encoding=UTF8 --no-locale
 
-# libmicrohttpd serves the REST API, libcurl imports from other registries.
-PKG_LIBS    = jansson libmicrohttpd libcurl
+# libmicrohttpd serves the REST API, libcurl imports from other registries,
+# librdkafka consumes Kafka topics.
+PKG_LIBS    = jansson libmicrohttpd libcurl rdkafka
 PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-sign-compare -Wno-clobbered $(EXTRA_CFLAGS)
 # -Wno-clobbered: gcc flags the variables inside PostgreSQL's own PG_TRY macro.
 # -Wno-unused-parameter, -Wno-sign-compare: PostgreSQL's headers trip them.
-SHLIB_LINK  = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null || echo -ljansson -lmicrohttpd -lcurl) -lcrypto
+SHLIB_LINK  = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null || echo -ljansson -lmicrohttpd -lcurl -lrdkafka) -lcrypto
 
 EXTRA_CLEAN = regress_instance results regression.diffs regression.out
 

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
-	libjansson-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev
+	libjansson-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev librdkafka-dev
 	python3 python3-avro python3-confluent-kafka python3-requests
 	curl jq
 )
