@@ -717,10 +717,13 @@ route_schemas(HttpCall *call, HttpResponse *resp)
 
 	if (n == 3)
 	{
+		/* findTags (repeatable, "*" = any): the entities carrying them. */
 		static const char *sql =
 			"SELECT datacontract.schema_by_id($1) || CASE WHEN $2 THEN "
 			"jsonb_build_object('maxId', (SELECT max(s.id) FROM datacontract.schemas s)) "
-			"ELSE '{}' END";
+			"ELSE '{}' END || CASE WHEN cardinality($3) > 0 THEN "
+			"(SELECT CASE WHEN t = '[]' THEN '{}' ELSE jsonb_build_object('schemaTags', t) END "
+			"FROM datacontract.schema_tags($1, $3) AS t) ELSE '{}' END";
 
 		if (!METHOD(call, "GET"))
 		{
@@ -729,6 +732,7 @@ route_schemas(HttpCall *call, HttpResponse *resp)
 		}
 		arg_int(&a, id);
 		arg_bool(&a, http_param_bool(call, "fetchMaxId"));
+		arg_param_array(&a, call, "findTags");
 		http_run(resp, sql, &a);
 		return;
 	}
@@ -910,11 +914,17 @@ route_subjects(HttpCall *call, HttpResponse *resp)
 	{
 		if (METHOD(call, "GET"))
 		{
-			static const char *sql = "SELECT datacontract.get_version($1, $2, $3)";
+			/* findTags (repeatable, "*" = any): the entities carrying them. */
+			static const char *sql =
+				"SELECT v || CASE WHEN cardinality($4) > 0 THEN "
+				"(SELECT CASE WHEN t = '[]' THEN '{}' ELSE jsonb_build_object('schemaTags', t) END "
+				"FROM datacontract.schema_tags((v ->> 'id')::integer, $4) AS t) ELSE '{}' END "
+				"FROM datacontract.get_version($1, $2, $3) AS v";
 
 			arg_text(&a, s[1]);
 			arg_text(&a, s[3]);
 			arg_bool(&a, http_param_bool(call, "deleted"));
+			arg_param_array(&a, call, "findTags");
 			http_run(resp, sql, &a);
 			return;
 		}
@@ -947,6 +957,24 @@ route_subjects(HttpCall *call, HttpResponse *resp)
 		arg_text(&a, s[1]);
 		arg_text(&a, s[3]);
 		arg_bool(&a, http_param_bool(call, "deleted"));
+		http_run(resp, sql, &a);
+		return;
+	}
+	if (IS(s[4], "tags"))
+	{
+		/* A new version from version v with tag, metadata and rule changes. */
+		static const char *sql = "SELECT datacontract.modify_schema_tags($1, $2, $3)";
+
+		if (!METHOD(call, "POST"))
+		{
+			http_method_not_allowed(resp);
+			return;
+		}
+		if (!http_body_object(call, resp, &body))
+			return;
+		arg_text(&a, s[1]);
+		arg_text(&a, s[3]);
+		arg_jsonb(&a, body);
 		http_run(resp, sql, &a);
 		return;
 	}

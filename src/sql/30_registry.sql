@@ -446,7 +446,7 @@ BEGIN
 				   octet_length(schema), limit_bytes));
 	END IF;
 	p := datacontract._avro_prepare(schema, coalesce("normalize", false),
-									datacontract._reference_texts(refs));
+									CASE WHEN refs IS NOT NULL THEN datacontract._reference_texts(refs) END);
 	IF p.error IS NOT NULL THEN
 		PERFORM datacontract._raise(42201,
 			format('Invalid schema {subject=%s, schemaType=%s, references=%s, schema=%s}, details: %s',
@@ -464,7 +464,8 @@ $$;
 
 -- Register a schema under a subject, Confluent's POST /subjects/{s}/versions.
 -- "request" is Confluent's RegisterSchemaRequest (schema, schemaType,
--- references, metadata, ruleSet, version, id).  Returns the Schema object of
+-- references, metadata, ruleSet, version, id, schemaTagsToAdd,
+-- schemaTagsToRemove, propagateSchemaTags).  Returns the Schema object of
 -- the registered (or already existing) version.
 CREATE FUNCTION datacontract.register_schema(subject text, request jsonb,
 											 "normalize" boolean DEFAULT NULL)
@@ -503,6 +504,10 @@ DECLARE
 	version_set boolean := false;
 	asked_version text;
 	same record;
+	tags_add jsonb := nullif(request -> 'schemaTagsToAdd', 'null');
+	tags_remove jsonb := nullif(request -> 'schemaTagsToRemove', 'null');
+	edit_tags boolean;
+	propagate jsonb;
 BEGIN
 	PERFORM datacontract._check_subject(subject);
 	IF jsonb_typeof(request) IS DISTINCT FROM 'object' THEN
@@ -512,6 +517,15 @@ BEGIN
 	-- registering) and kept with their defaults spelled out.
 	PERFORM datacontract._validate_rule_set(req_rules);
 	req_rules := datacontract._normalize_rule_set(req_rules);
+
+	-- Inline tag edits (schemaTagsToAdd/Remove): without an explicit
+	-- version the request counts as "latest" (-1), so the new version gets
+	-- confluent:version as Confluent does.
+	edit_tags := (tags_add IS NOT NULL AND (jsonb_typeof(tags_add) <> 'array' OR jsonb_array_length(tags_add) > 0))
+		OR (tags_remove IS NOT NULL AND (jsonb_typeof(tags_remove) <> 'array' OR jsonb_array_length(tags_remove) > 0));
+	IF edit_tags AND jsonb_typeof(request -> 'version') IS DISTINCT FROM 'number' THEN
+		req_version := -1;
+	END IF;
 
 	mode := datacontract._effective_mode(subject);
 	IF mode IN ('READONLY', 'READONLY_OVERRIDE') THEN
@@ -594,6 +608,25 @@ BEGIN
 					'name', r.e ->> 'name', 'subject', r.e ->> 'subject', 'version', found_version));
 			END;
 		END LOOP;
+	END IF;
+
+	-- Tags (Confluent's register(): the request's edits, then, with
+	-- propagateSchemaTags, the previous version's inline tags on the
+	-- entities the new schema still has), applied to a valid schema.
+	IF req_type = 'AVRO' AND (edit_tags OR (coalesce(request ->> 'propagateSchemaTags', '') = 'true' AND prev.id IS NOT NULL)) THEN
+		req_schema := (datacontract._canonicalize(subject, req_type, req_schema, refs, false)).stored;
+		IF edit_tags THEN
+			req_schema := datacontract.avro_modify_tags(req_schema, tags_add, tags_remove,
+														datacontract._reference_texts(refs));
+		END IF;
+		IF coalesce(request ->> 'propagateSchemaTags', '') = 'true' AND prev.id IS NOT NULL
+			AND prev.schema_type = 'AVRO' THEN
+			propagate := datacontract.schema_inline_tags(coalesce(prev.resolved, prev.schema));
+			IF propagate <> '[]' THEN
+				req_schema := datacontract.avro_modify_tags(req_schema, propagate, NULL,
+															datacontract._reference_texts(refs), true);
+			END IF;
+		END IF;
 	END IF;
 
 	prepared := datacontract._canonicalize(subject, req_type, req_schema, refs,
@@ -799,20 +832,28 @@ $$;
 -- Reading schemas, subjects and versions
 ------------------------------------------------------------------------------
 
--- The schema text registered under a global id (GET /schemas/ids/{id}/schema).
-CREATE FUNCTION datacontract.get_schema(id integer)
-RETURNS text LANGUAGE plpgsql STABLE SECURITY DEFINER
+-- Raise 40403 for an id with no schema; typed so it can stand in an expression.
+CREATE FUNCTION datacontract._schema_not_found(id integer)
+RETURNS text LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	result text;
 BEGIN
-	SELECT s.schema INTO result FROM datacontract.schemas s WHERE s.id = get_schema.id;
-	IF NOT FOUND THEN
-		PERFORM datacontract._raise(40403, format('Schema %s not found', id));
-	END IF;
-	RETURN result;
+	PERFORM datacontract._raise(40403, format('Schema %s not found', id));
+	RETURN NULL;
 END
+$$;
+
+-- The schema text registered under a global id (GET /schemas/ids/{id}/schema).
+-- A plain SQL expression that the planner inlines into the caller's query, so
+-- a lookup costs what a bare primary-key SELECT costs; it runs with the
+-- caller's rights (readers may read datacontract.schemas), and every name and
+-- operator in it is schema-qualified.
+CREATE FUNCTION datacontract.get_schema(id integer)
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT coalesce((SELECT s.schema FROM datacontract.schemas s
+					  WHERE s.id OPERATOR(pg_catalog.=) $1),
+					datacontract._schema_not_found($1))
 $$;
 
 -- Confluent's SchemaString for an id (GET /schemas/ids/{id}): schema,

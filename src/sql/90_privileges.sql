@@ -23,7 +23,8 @@ BEGIN
 		  FROM pg_catalog.pg_proc p
 		 WHERE p.pronamespace = 'datacontract'::regnamespace
 		   AND p.proname NOT LIKE '\_%'
-		   AND p.proname NOT IN ('register', 'register_schema', 'delete_subject', 'delete_version',
+		   AND p.proname NOT IN ('register', 'register_schema', 'modify_schema_tags',
+								 'delete_subject', 'delete_version',
 								 'set_config', 'set_compatibility', 'delete_config',
 								 'set_mode', 'delete_mode')
 	LOOP
@@ -36,8 +37,13 @@ $grants$;
 -- as the owner; SQL-language wrappers run as the caller and need them too.
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA datacontract TO datacontract_admin;
 
+-- get_schema is inlined into the caller's query, so its error helper runs
+-- with the caller's rights.
+GRANT EXECUTE ON FUNCTION datacontract._schema_not_found(integer) TO datacontract_reader;
+
 GRANT EXECUTE ON FUNCTION datacontract.register(text, text, text, jsonb, jsonb, jsonb, boolean),
 	datacontract.register_schema(text, jsonb, boolean),
+	datacontract.modify_schema_tags(text, text, jsonb),
 	datacontract.delete_subject(text, boolean),
 	datacontract.delete_version(text, text, boolean),
 	datacontract._soft_delete_subject(text),

@@ -521,3 +521,77 @@ sleep 0.5
 out=$(curl -s -X POST -H "$CT" --data-binary "$int" -w ' %{http_code}' "$SBB/subjects/sb-local/versions")
 dc_is "standby without datacontract.http_primary_url: writes are 500 / 50004" \
 	"$(echo "${out% *}" | jq -c .error_code) ${out##* }" "50004 500"
+
+# -- Tags: POST /subjects/{s}/versions/{v}/tags, findTags, schemaTagsToAdd ----
+# (runs on the primary, as the superuser: auth none, no http_role)
+st() { printf '{"schemaEntity":{"entityPath":"%s","entityType":"%s"},"tags":%s}' "$1" "$2" "$3"; }
+tsch='{"type":"record","name":"T","namespace":"n","fields":[{"name":"a","type":"string"},{"name":"b","type":"int"}]}'
+treq=$(jq -cn --arg s "$tsch" '{schema: $s, metadata: {properties: {owner: "ann"}, tags: {"n.T.b": ["EXT"]}},
+	ruleSet: {domainRules: [{name: "r1", type: "CEL", mode: "WRITE", expr: "true"}]}}')
+out=$(req POST /subjects/tags-value/versions "$treq")
+dc_check "tags: a subject to tag ($out)" test "${out##* }" = 200
+out=$(req POST /subjects/tags-value/versions/1/tags "{\"tagsToAdd\":[$(st n.T.a sr_field '["PII"]'),$(st n.T sr_record '["REC"]')]}")
+dc_is "tags: POST .../versions/1/tags answers 200 with the new version" "${out##* } $(echo "${out% *}" | jq -c .version)" "200 2"
+dc_is "... a full RegisterSchemaResponse (id, version, schema, metadata, ruleSet; no subject)" \
+	"$(echo "${out% *}" | jq -c '[has("id"), has("schema"), has("metadata"), has("ruleSet"), has("subject")]')" "[true,true,true,true,false]"
+dc_is "... its schema carries the inline tags" \
+	"$(echo "${out% *}" | jq -c '.schema | fromjson | [."confluent:tags", .fields[0]."confluent:tags"]')" '[["REC"],["PII"]]'
+dc_is "... version 1's metadata with confluent:version" \
+	"$(echo "${out% *}" | jq -c .metadata)" '{"tags":{"n.T.b":["EXT"]},"properties":{"owner":"ann","confluent:version":"2"}}'
+dc_is "... and it is stored as version 2" \
+	"$(curl -s "$B/subjects/tags-value/versions/2" | jq -c '.schema | fromjson | .fields[0]."confluent:tags"')" '["PII"]'
+tid=$(echo "${out% *}" | jq .id)
+dc_is "findTags=PII on a version" "$(curl -s "$B/subjects/tags-value/versions/2?findTags=PII" | jq -c .schemaTags)" \
+	'[{"tags":["PII"],"schemaEntity":{"entityPath":"n.T.a","entityType":"sr_field"}}]'
+dc_is "findTags=* on an id: inline and external (metadata.tags) tags, schema order" \
+	"$(curl -s "$B/schemas/ids/$tid?findTags=*" | jq -c '[.schemaTags[] | [.schemaEntity.entityPath, .schemaEntity.entityType, .tags]]')" \
+	'[["n.T","sr_record",["REC"]],["n.T.a","sr_field",["PII"]],["n.T.b","sr_field",["EXT"]]]'
+dc_is "findTags repeated: any of the tags" \
+	"$(curl -s "$B/schemas/ids/$tid?findTags=EXT&findTags=REC" | jq -c '[.schemaTags[].schemaEntity.entityPath]')" '["n.T","n.T.b"]'
+dc_is "findTags matching nothing, or absent: no schemaTags" \
+	"$(curl -s "$B/schemas/ids/$tid?findTags=NONE" | jq -c 'has("schemaTags")') $(curl -s "$B/subjects/tags-value/versions/2" | jq -c 'has("schemaTags")')" "false false"
+dc_is "findTags with fetchMaxId: both" \
+	"$(curl -s "$B/schemas/ids/$tid?findTags=PII&fetchMaxId=true" | jq -c '[has("maxId"), (.schemaTags | length)]')" "[true,1]"
+out=$(req POST /subjects/tags-value/versions/latest/tags "{\"newVersion\":3,\"tagsToRemove\":[$(st n.T sr_record '["REC"]')],\"rulesToMerge\":{\"domainRules\":[{\"name\":\"r2\",\"type\":\"CEL\",\"mode\":\"READ\",\"expr\":\"false\"}]},\"rulesToRemove\":[\"r1\"]}")
+dc_is "tags: newVersion, tagsToRemove, rulesToMerge and rulesToRemove" \
+	"$(echo "${out% *}" | jq -c '[.version, (.schema | fromjson | has("confluent:tags")), [.ruleSet.domainRules[].name]]') ${out##* }" '[3,false,["r2"]] 200'
+is_req "tags: unknown subject is 40401" "{\"error_code\":40401,\"message\":\"Subject 'ghost-tags' not found.\"} 404" \
+	POST /subjects/ghost-tags/versions/1/tags '{}'
+is_req "tags: unknown version is 40402" '{"error_code":40402,"message":"Version 9 not found."} 404' \
+	POST /subjects/tags-value/versions/9/tags '{}'
+is_status "tags: an invalid version is 422" "422" POST /subjects/tags-value/versions/0/tags '{}'
+is_req "tags: an unknown entity is 42201" \
+	"{\"error_code\":42201,\"message\":\"No matching path 'n.T.zz' found in the schema\"} 422" \
+	POST /subjects/tags-value/versions/1/tags "{\"tagsToAdd\":[$(st n.T.zz sr_field '["X"]')]}"
+is_req "tags: ruleSet with rulesToRemove is 42210" \
+	'{"error_code":42210,"message":"ruleSet should be omitted if specifying rulesToMerge or rulesToRemove"} 422' \
+	POST /subjects/tags-value/versions/1/tags '{"ruleSet":{},"rulesToRemove":["r1"]}'
+is_req "tags: a newVersion that is not next is 42201" \
+	'{"error_code":42201,"message":"Version is not one more than previous version"} 422' \
+	POST /subjects/tags-value/versions/1/tags '{"newVersion":7}'
+is_status "tags: no body is 400" "400" POST /subjects/tags-value/versions/1/tags ""
+is_status "tags: GET is 405" "405" GET /subjects/tags-value/versions/1/tags ""
+req PUT /config/tags-cmp '{"compatibility":"NONE"}' >/dev/null
+req POST /subjects/tags-cmp/versions '{"schema":"{\"type\":\"record\",\"name\":\"C\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}"}' >/dev/null
+req POST /subjects/tags-cmp/versions '{"schema":"{\"type\":\"record\",\"name\":\"C\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"b\",\"type\":\"int\"}]}"}' >/dev/null
+req PUT /config/tags-cmp '{"compatibility":"FORWARD"}' >/dev/null
+out=$(req POST /subjects/tags-cmp/versions/1/tags '{}')
+dc_is "tags: an incompatible new version is 409" "$(echo "${out% *}" | jq -c .error_code) ${out##* }" "409 409"
+# schemaTagsToAdd / propagateSchemaTags on registration
+out=$(req POST /subjects/tags-reg/versions "$(jq -cn --arg s "$tsch" --argjson t "[$(st n.T.b sr_field '["PII"]')]" '{schema: $s, schemaTagsToAdd: $t}')")
+dc_check "register with schemaTagsToAdd ($out)" test "${out##* }" = 200
+dc_is "... the stored schema has the tag" \
+	"$(curl -s "$B/subjects/tags-reg/versions/latest?findTags=PII" | jq -c '[.metadata.properties."confluent:version", [.schemaTags[].schemaEntity.entityPath]]')" '["1",["n.T.b"]]'
+out=$(req POST /subjects/tags-reg/versions "$(jq -cn '{schema: "{\"type\":\"record\",\"name\":\"T\",\"namespace\":\"n\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"b\",\"type\":\"int\"},{\"name\":\"c\",\"type\":\"int\",\"default\":0}]}", propagateSchemaTags: true}')")
+dc_is "register with propagateSchemaTags keeps the previous version's tags" \
+	"$(curl -s "$B/subjects/tags-reg/versions/2?findTags=*" | jq -c '[.schemaTags[] | [.schemaEntity.entityPath, .tags]]') ${out##* }" '[["n.T.b",["PII"]]] 200'
+is_req "register with an unknown entity in schemaTagsToAdd is 42201" \
+	"{\"error_code\":42201,\"message\":\"No matching path 'n.Nope' found in the schema\"} 422" \
+	POST /subjects/tags-reg/versions "$(jq -cn --arg s "$tsch" --argjson t "[$(st n.Nope sr_record '["X"]')]" '{schema: $s, schemaTagsToAdd: $t}')"
+# a reader may query tags but not edit them
+q -c "ALTER SYSTEM SET datacontract.http_role = 'rest_reader'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+is_status "tags: a reader reads findTags" "200" GET "/schemas/ids/$tid?findTags=*" ""
+is_status "tags: a reader cannot POST tags (403)" "403" POST /subjects/tags-value/versions/1/tags '{}'
+q -c "ALTER SYSTEM RESET datacontract.http_role" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
