@@ -2,17 +2,27 @@
  *
  * registry.c
  *	  C support for the registry's SQL functions (src/sql/30_registry.sql):
- *	  everything registration needs from a schema text in one parse.
+ *	  everything registration needs from a schema text in one parse, and the
+ *	  schema-by-id lookup.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "avro_schema.h"
 #include "datacontract.h"
@@ -95,4 +105,56 @@ _avro_prepare(PG_FUNCTION_ARGS)
 		AvroFreeSchemaTree(tree);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(get_schema);
+
+/*
+ * get_schema(id integer) RETURNS text: the schema text registered under a
+ * global id (GET /schemas/ids/{id}/schema), Confluent error 40403 if none.
+ *
+ * The hottest read of a registry, so it goes straight to the primary-key
+ * index of datacontract.schemas: no SPI, no planning.  It checks the caller's
+ * SELECT privilege on the table itself, as a query would.
+ */
+Datum
+get_schema(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+	Oid			nspid = get_namespace_oid("datacontract", false);
+	Oid			relid = get_relname_relid("schemas", nspid);
+	Oid			indexid = get_relname_relid("schemas_pkey", nspid);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	text	   *result = NULL;
+
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "datacontract.schemas or its primary key is missing");
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "schemas");
+
+	rel = table_open(relid, AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(id));
+	scan = systable_beginscan(rel, indexid, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		AttrNumber	attnum = get_attnum(relid, "schema");
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			result = DatumGetTextPCopy(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DC_SCHEMA_NOT_FOUND),
+				 errmsg("Schema %d not found", id),
+				 errdetail_dc(40403)));
+	PG_RETURN_TEXT_P(result);
 }

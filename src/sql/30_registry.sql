@@ -832,29 +832,12 @@ $$;
 -- Reading schemas, subjects and versions
 ------------------------------------------------------------------------------
 
--- Raise 40403 for an id with no schema; typed so it can stand in an expression.
-CREATE FUNCTION datacontract._schema_not_found(id integer)
-RETURNS text LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM datacontract._raise(40403, format('Schema %s not found', id));
-	RETURN NULL;
-END
-$$;
-
--- The schema text registered under a global id (GET /schemas/ids/{id}/schema).
--- A plain SQL expression that the planner inlines into the caller's query, so
--- a lookup costs what a bare primary-key SELECT costs; it runs with the
--- caller's rights (readers may read datacontract.schemas), and every name and
--- operator in it is schema-qualified.
+-- The schema text registered under a global id (GET /schemas/ids/{id}/schema),
+-- 40403 if none.  In C: a direct primary-key lookup, checking the caller's
+-- SELECT privilege on datacontract.schemas.
 CREATE FUNCTION datacontract.get_schema(id integer)
-RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-	SELECT coalesce((SELECT s.schema FROM datacontract.schemas s
-					  WHERE s.id OPERATOR(pg_catalog.=) $1),
-					datacontract._schema_not_found($1))
-$$;
+RETURNS text AS 'MODULE_PATHNAME', 'get_schema'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 -- Confluent's SchemaString for an id (GET /schemas/ids/{id}): schema,
 -- schemaType (non-Avro only), references, metadata, ruleSet.

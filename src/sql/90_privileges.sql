@@ -37,10 +37,6 @@ $grants$;
 -- as the owner; SQL-language wrappers run as the caller and need them too.
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA datacontract TO datacontract_admin;
 
--- get_schema is inlined into the caller's query, so its error helper runs
--- with the caller's rights.
-GRANT EXECUTE ON FUNCTION datacontract._schema_not_found(integer) TO datacontract_reader;
-
 GRANT EXECUTE ON FUNCTION datacontract.register(text, text, text, jsonb, jsonb, jsonb, boolean),
 	datacontract.register_schema(text, jsonb, boolean),
 	datacontract.modify_schema_tags(text, text, jsonb),
