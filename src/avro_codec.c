@@ -68,6 +68,32 @@ typedef struct PlanEntry
 	AvroPlan   *plan;
 } PlanEntry;
 
+/*
+ * What a call site of avro_decode or avro_populate_record keeps in fn_extra:
+ * the plan of the last (writer, reader) pair it saw, so rows of one writer
+ * schema skip the cache lookup, and a decode state whose arena is reused
+ * by every row.
+ */
+typedef struct DecodeCallCache
+{
+	uint64		generation;		/* CacheGeneration the plan belongs to */
+	int32		writer_id;
+	int32		reader_id;
+	const AvroPlan *plan;		/* NULL: none yet */
+	AvroDecodeState state;		/* arena in fn_mcxt */
+} DecodeCallCache;
+
+/*
+ * avro_populate_record's fn_extra: its decode cache, and a copy of its
+ * FmgrInfo for the jsonb_populate_record call, which keeps its own cache in
+ * fn_extra.
+ */
+typedef struct PopulateCallCache
+{
+	DecodeCallCache *decode;
+	FmgrInfo	inner;
+} PopulateCallCache;
+
 /* A plan between schema texts (raw functions), chained on hash collision. */
 typedef struct RawEntry
 {
@@ -85,6 +111,7 @@ static HTAB *SchemaCache = NULL;
 static HTAB *PlanCache = NULL;
 static HTAB *RawCache = NULL;
 static int	RawCount = 0;
+static uint64 CacheGeneration = 0;	/* bumped whenever the caches are flushed */
 static bool CacheStale = false;
 static bool CallbackRegistered = false;
 static Oid	SchemasRelid = InvalidOid;
@@ -95,7 +122,8 @@ static void CodecCacheInit(void);
 static const AvroPlan *PlanForIds(int32 writer_id, int32 reader_id);
 static const AvroSchemaTree *SchemaForId(int32 id);
 static const RawEntry *RawLookup(text *writer, text *reader, bool want_plan);
-static Jsonb *DecodeFramed(bytea *msg, int32 reader_id, bool has_reader,
+static Jsonb *DecodeFramed(DecodeCallCache **cachep, MemoryContext mcxt,
+						   bytea *msg, int32 reader_id, bool has_reader,
 						   AvroJsonForm form);
 static int32 FrameSchemaId(const uint8 *data, size_t len);
 static bytea *EncodeWithSchema(Jsonb *value, const AvroSchema *schema, int32 id);
@@ -118,7 +146,8 @@ avro_decode(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	msg = PG_GETARG_BYTEA_PP(0);
-	PG_RETURN_JSONB_P(DecodeFramed(msg, reader_id, has_reader,
+	PG_RETURN_JSONB_P(DecodeFramed((DecodeCallCache **) &fcinfo->flinfo->fn_extra,
+								   fcinfo->flinfo->fn_mcxt, msg, reader_id, has_reader,
 								   avro_json ? AVRO_FORM_AVRO_JSON : AVRO_FORM_NATURAL));
 }
 
@@ -141,8 +170,8 @@ avro_decode_raw(PG_FUNCTION_ARGS)
 	if (!AvroPlanDecode(entry->plan, &state, (const uint8 *) VARDATA_ANY(data),
 						VARSIZE_ANY_EXHDR(data), 0, &value))
 		AvroReportDecodeError(&state);
-	PG_RETURN_JSONB_P(AvroValueToJsonb(&value,
-									   avro_json ? AVRO_FORM_AVRO_JSON : AVRO_FORM_NATURAL));
+	PG_RETURN_JSONB_P(AvroPlanValueToJsonb(entry->plan, &value,
+										   avro_json ? AVRO_FORM_AVRO_JSON : AVRO_FORM_NATURAL));
 }
 
 /*
@@ -156,6 +185,7 @@ Datum
 avro_populate_record(PG_FUNCTION_ARGS)
 {
 	LOCAL_FCINFO(inner, 2);
+	PopulateCallCache *pc = (PopulateCallCache *) fcinfo->flinfo->fn_extra;
 	Jsonb	   *jb;
 	Datum		result;
 
@@ -165,7 +195,14 @@ avro_populate_record(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	jb = DecodeFramed(PG_GETARG_BYTEA_PP(1),
+	if (pc == NULL)
+	{
+		pc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PopulateCallCache));
+		pc->inner = *fcinfo->flinfo;
+		pc->inner.fn_extra = NULL;
+		fcinfo->flinfo->fn_extra = pc;
+	}
+	jb = DecodeFramed(&pc->decode, fcinfo->flinfo->fn_mcxt, PG_GETARG_BYTEA_PP(1),
 					  PG_ARGISNULL(2) ? -1 : PG_GETARG_INT32(2),
 					  !PG_ARGISNULL(2), AVRO_FORM_NATURAL);
 	if (!JB_ROOT_IS_OBJECT(jb))
@@ -174,7 +211,7 @@ avro_populate_record(PG_FUNCTION_ARGS)
 				 errmsg("Avro value is not a record"),
 				 errhint("avro_populate_record needs a record schema; use avro_decode for others.")));
 
-	InitFunctionCallInfoData(*inner, fcinfo->flinfo, 2, fcinfo->fncollation,
+	InitFunctionCallInfoData(*inner, &pc->inner, 2, fcinfo->fncollation,
 							 NULL, NULL);
 	inner->args[0] = fcinfo->args[0];
 	inner->args[1].value = JsonbPGetDatum(jb);
@@ -309,17 +346,48 @@ AvroDecodeFramedToJsonb(const char *data, size_t len, int32 reader_id,
 	AvroDecodeStateInit(&state, CurrentMemoryContext, 0, 0);
 	if (!AvroPlanDecode(plan, &state, bytes, len, AVRO_CONFLUENT_HEADER, &value))
 		AvroReportDecodeError(&state);
-	return AvroValueToJsonb(&value, form);
+	return AvroPlanValueToJsonb(plan, &value, form);
 }
 
-/* Decode a framed bytea (reader_id -1: the writer's schema). */
+/*
+ * Decode a framed bytea (reader_id -1: the writer's schema) for a call
+ * site, with the plan and decode state it keeps in *cachep (created in
+ * mcxt, the call site's fn_mcxt, on first use).
+ */
 static Jsonb *
-DecodeFramed(bytea *msg, int32 reader_id, bool has_reader, AvroJsonForm form)
+DecodeFramed(DecodeCallCache **cachep, MemoryContext mcxt, bytea *msg,
+			 int32 reader_id, bool has_reader, AvroJsonForm form)
 {
+	const uint8 *data = (const uint8 *) VARDATA_ANY(msg);
+	size_t		len = VARSIZE_ANY_EXHDR(msg);
+	int32		writer_id = FrameSchemaId(data, len);
+	DecodeCallCache *cc = *cachep;
+	AvroValue	value;
+
 	if (!has_reader)
 		reader_id = -1;
-	return AvroDecodeFramedToJsonb(VARDATA_ANY(msg), VARSIZE_ANY_EXHDR(msg),
-								   reader_id, form);
+	if (cc == NULL)
+	{
+		cc = MemoryContextAllocZero(mcxt, sizeof(DecodeCallCache));
+		AvroDecodeStateInit(&cc->state, mcxt, 0, 0);
+		*cachep = cc;
+	}
+	/* a stale cache is flushed by the next lookup, so look up then too */
+	if (cc->plan == NULL || cc->generation != CacheGeneration || CacheStale ||
+		cc->writer_id != writer_id || cc->reader_id != reader_id)
+	{
+		cc->plan = NULL;
+		cc->plan = PlanForIds(writer_id, reader_id);
+		cc->generation = CacheGeneration;
+		cc->writer_id = writer_id;
+		cc->reader_id = reader_id;
+	}
+	/* the limits as they are now (SET may change them between calls) */
+	cc->state.max_depth = datacontract_max_value_depth;
+	cc->state.max_size = datacontract_max_value_size;
+	if (!AvroPlanDecode(cc->plan, &cc->state, data, len, AVRO_CONFLUENT_HEADER, &value))
+		AvroReportDecodeError(&cc->state);
+	return AvroPlanValueToJsonb(cc->plan, &value, form);
 }
 
 /* Encode jsonb with a schema; framed with id unless id is -1. */
@@ -379,6 +447,7 @@ CodecCacheInit(void)
 	else
 		MemoryContextReset(CodecCacheContext);
 	CacheStale = false;
+	CacheGeneration++;
 	RawCount = 0;
 	SchemasRelid = InvalidOid;
 

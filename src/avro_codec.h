@@ -74,16 +74,27 @@ typedef enum AvroDecodeError
 	AVRO_ERR_RESOLUTION			/* writer value the reader cannot accept */
 } AvroDecodeError;
 
-/* Progress and outcome of one decode; reused across messages. */
+/*
+ * Progress and outcome of one decode; reused across messages.  The values
+ * of a decode live in the state's arena, a buffer (allocated in cxt) that
+ * the next decode with the same state overwrites: keep values across
+ * decodes with separate states.  Resetting cxt frees the arena, so
+ * initialize the state again after that.
+ */
 typedef struct AvroDecodeState
 {
 	const uint8 *start;			/* message start (offsets are from here) */
 	const uint8 *pos;
 	const uint8 *end;
-	MemoryContext cxt;			/* where values are allocated */
+	MemoryContext cxt;			/* where the arena is allocated */
 	int			depth;
 	int			max_depth;
+	int64		max_size;		/* bytes of values one decode may take */
 	int64		budget;			/* bytes of values still allowed */
+	char	   *arena;			/* values of the last decode */
+	Size		arena_size;
+	Size		arena_used;
+	void	   *arena_old;		/* outgrown buffers, freed by the next decode */
 	AvroDecodeError error;
 	int64		error_offset;	/* byte offset into the message */
 	char		error_msg[256]; /* what went wrong, for errmsg/errdetail */
@@ -105,10 +116,26 @@ extern AvroPlan *AvroPlanCompile(const AvroSchema *writer, const AvroSchema *rea
 /* The reader schema a plan produces values of. */
 extern const AvroSchema *AvroPlanReader(const AvroPlan *plan);
 
+/* A record field in jsonb's key order (shorter names first, then bytewise). */
+typedef struct AvroJsonKey
+{
+	const char *name;
+	int			len;			/* strlen(name) */
+	int			field;			/* index in the record's fields */
+} AvroJsonKey;
+
+/*
+ * The fields of a reader record the plan decodes, in jsonb key order
+ * (record->nfields of them), or NULL when the plan never decodes it.
+ */
+extern const AvroJsonKey *AvroPlanJsonKeys(const AvroPlan *plan,
+										   const AvroSchema *record);
+
 /*
  * Decode one value that must span exactly [data + offset, data + len).
- * Values are allocated in state->cxt.  Returns false with state->error set
- * on bad input; never reads outside the buffer.
+ * Values go to the state's arena (replacing the previous decode's) and
+ * point into data for strings, bytes and fixed.  Returns false with
+ * state->error set on bad input; never reads outside the buffer.
  */
 extern bool AvroPlanDecode(const AvroPlan *plan, AvroDecodeState *state,
 						   const uint8 *data, size_t len, size_t offset,
@@ -138,6 +165,13 @@ typedef enum AvroJsonForm
 
 /* A decoded value as jsonb (ereports on values jsonb cannot hold). */
 extern Jsonb *AvroValueToJsonb(const AvroValue *value, AvroJsonForm form);
+
+/*
+ * The same for a value the plan decoded; records take their key order from
+ * the plan instead of sorting keys per value.
+ */
+extern Jsonb *AvroPlanValueToJsonb(const AvroPlan *plan, const AvroValue *value,
+								   AvroJsonForm form);
 
 /*
  * Convert jsonb (natural or Avro JSON form) to a value of "schema" for

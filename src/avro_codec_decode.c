@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "port/pg_bswap.h"
 #include "utils/memutils.h"
 
@@ -79,6 +80,14 @@ struct AvroPlan
 	AvroStep   *steps;
 	int			nfields;		/* reader fields */
 	AvroValue  *initial;		/* reader fields: defaults, others zeroed */
+	int			ndefaults;		/* reader fields no writer field fills */
+	int		   *defaults;
+	AvroJsonKey *keys;			/* reader fields in jsonb key order */
+
+	/* top-level plans: the jsonb key order of every reader record */
+	int			nrecords;
+	const AvroSchema **records;
+	const AvroJsonKey **record_keys;
 
 	/* enum: writer symbol index -> reader symbol index, or -1 */
 	int			nmap;
@@ -113,7 +122,10 @@ typedef struct CompileContext
 
 static void CompileStep(CompileContext *cc, const AvroSchema *w,
 						const AvroSchema *r, AvroStep *step);
+static void CollectRecordKeys(CompileContext *cc, AvroPlan *plan);
+static AvroJsonKey *JsonKeyOrder(const AvroSchema *r);
 static bool DecodeRecord(const AvroPlan *plan, AvroDecodeState *s, AvroValue *out);
+static bool DecodeStep(const AvroStep *st, AvroDecodeState *s, AvroValue *out);
 static bool DecodeComplex(const AvroStep *st, AvroDecodeState *s, AvroValue *out);
 static bool DefaultValue(const AvroJson *json, const AvroSchema *schema,
 						 MemoryContext cxt, AvroValue *out, char **errmsg, int depth);
@@ -142,6 +154,7 @@ AvroPlanCompile(const AvroSchema *writer, const AvroSchema *reader,
 	plan->writer = writer;
 	plan->reader = reader;
 	CompileStep(&cc, writer, reader, &plan->root);
+	CollectRecordKeys(&cc, plan);
 	MemoryContextSwitchTo(old);
 
 	/* A root that can never be read is an error now, not per message. */
@@ -152,6 +165,49 @@ AvroPlanCompile(const AvroSchema *writer, const AvroSchema *reader,
 		return NULL;
 	}
 	return plan;
+}
+
+/*
+ * Gather the jsonb key order of every reader record the plan produces,
+ * the root's first (so the common lookup is the first comparison).
+ */
+static void
+CollectRecordKeys(CompileContext *cc, AvroPlan *plan)
+{
+	int			n = 0;
+
+	for (PlanMemo *m = cc->memo; m; m = m->next)
+		n++;
+	plan->records = palloc(sizeof(AvroSchema *) * Max(n, 1));
+	plan->record_keys = palloc(sizeof(AvroJsonKey *) * Max(n, 1));
+	if (plan->root.op == OP_RECORD)
+	{
+		plan->records[0] = plan->root.sub->reader;
+		plan->record_keys[0] = plan->root.sub->keys;
+		plan->nrecords = 1;
+	}
+	for (PlanMemo *m = cc->memo; m; m = m->next)
+	{
+		bool		seen = false;
+
+		for (int i = 0; i < plan->nrecords && !seen; i++)
+			seen = (plan->records[i] == m->reader);
+		if (seen)
+			continue;
+		plan->records[plan->nrecords] = m->reader;
+		plan->record_keys[plan->nrecords] = m->plan->keys;
+		plan->nrecords++;
+	}
+}
+
+/* The jsonb key order of a reader record of the plan, or NULL. */
+const AvroJsonKey *
+AvroPlanJsonKeys(const AvroPlan *plan, const AvroSchema *record)
+{
+	for (int i = 0; i < plan->nrecords; i++)
+		if (plan->records[i] == record)
+			return plan->record_keys[i];
+	return NULL;
 }
 
 /* The reader schema of a plan's values. */
@@ -242,6 +298,37 @@ BestBranch(const AvroSchema *w, const AvroSchema *r)
 	return -1;
 }
 
+/*
+ * A record's fields in the order jsonb keeps object keys (shorter first,
+ * then bytewise), so that values convert to jsonb without sorting.
+ */
+static AvroJsonKey *
+JsonKeyOrder(const AvroSchema *r)
+{
+	AvroJsonKey *keys = palloc(sizeof(AvroJsonKey) * Max(r->nfields, 1));
+
+	for (int k = 0; k < r->nfields; k++)
+	{
+		AvroJsonKey key;
+		int			j = k;
+
+		key.name = r->fields[k].name;
+		key.len = strlen(key.name);
+		key.field = k;
+		/* insertion sort: records have few fields, names are unique */
+		while (j > 0 &&
+			   (keys[j - 1].len > key.len ||
+				(keys[j - 1].len == key.len &&
+				 memcmp(keys[j - 1].name, key.name, key.len) > 0)))
+		{
+			keys[j] = keys[j - 1];
+			j--;
+		}
+		keys[j] = key;
+	}
+	return keys;
+}
+
 /* Compile (or find) the plan of reading writer record w as reader record r. */
 static AvroPlan *
 CompileRecord(CompileContext *cc, const AvroSchema *w, const AvroSchema *r)
@@ -268,6 +355,7 @@ CompileRecord(CompileContext *cc, const AvroSchema *w, const AvroSchema *r)
 	plan->steps = palloc0(sizeof(AvroStep) * Max(w->nfields, 1));
 	plan->nfields = r->nfields;
 	plan->initial = palloc0(sizeof(AvroValue) * Max(r->nfields, 1));
+	plan->defaults = palloc(sizeof(int) * Max(r->nfields, 1));
 	matched = palloc0(sizeof(bool) * Max(r->nfields, 1));
 
 	for (int i = 0; i < w->nfields; i++)
@@ -322,8 +410,10 @@ CompileRecord(CompileContext *cc, const AvroSchema *w, const AvroSchema *r)
 						  &plan->initial[k], &err, 0) && plan->fail == NULL)
 			plan->fail = psprintf("default of field \"%s\" of %s is invalid: %s",
 								  rf->name, AvroSchemaDescribe(r), err);
+		plan->defaults[plan->ndefaults++] = k;
 	}
 	pfree(matched);
+	plan->keys = JsonKeyOrder(r);
 	return plan;
 }
 
@@ -494,6 +584,17 @@ CompileStep(CompileContext *cc, const AvroSchema *w, const AvroSchema *r,
  * ----------------------------------------------------------------
  */
 
+/*
+ * Values live in one buffer of the state (the arena), reused by every
+ * decode: records and arrays take their slots from it by bumping a
+ * pointer, so a steady stream of messages allocates nothing.  A decode
+ * that outgrows the buffer moves on to a bigger one; the old one holds
+ * values of this decode and is freed at the start of the next.  Each
+ * buffer starts with a header that links it into that list.
+ */
+#define ARENA_HEADER	MAXALIGN(sizeof(void *))
+#define ARENA_MIN_SIZE	(2048 - ARENA_HEADER)
+
 /* Set up a decode state; limits <= 0 take the GUC values. */
 void
 AvroDecodeStateInit(AvroDecodeState *state, MemoryContext cxt,
@@ -503,7 +604,8 @@ AvroDecodeStateInit(AvroDecodeState *state, MemoryContext cxt,
 	state->error_msg[0] = '\0';
 	state->cxt = cxt;
 	state->max_depth = max_depth > 0 ? max_depth : datacontract_max_value_depth;
-	state->budget = max_size > 0 ? max_size : datacontract_max_value_size;
+	state->max_size = max_size > 0 ? max_size : datacontract_max_value_size;
+	state->budget = state->max_size;
 }
 
 /* Record why decoding stopped and where; always returns false. */
@@ -521,20 +623,70 @@ DecodeFail(AvroDecodeState *s, AvroDecodeError error, const uint8 *at,
 	return false;
 }
 
-/* Read a zigzag varint long. */
-static inline bool
-ReadLong(AvroDecodeState *s, int64 *v)
+/* Move to an arena buffer with room for "bytes" more; returns the room. */
+static pg_noinline AvroValue *
+ArenaGrow(AvroDecodeState *s, Size bytes)
+{
+	Size		size = Max(s->arena_size * 2, bytes);
+	char	   *block;
+
+	size = Max(size, ARENA_MIN_SIZE);
+	if (size > MaxAllocSize - ARENA_HEADER)
+		size = Max(bytes, MaxAllocSize - ARENA_HEADER);
+	block = MemoryContextAlloc(s->cxt, ARENA_HEADER + size);
+	if (s->arena != NULL)
+	{
+		char	   *old = s->arena - ARENA_HEADER;
+
+		*(void **) old = s->arena_old;
+		s->arena_old = old;
+	}
+	*(void **) block = NULL;
+	s->arena = block + ARENA_HEADER;
+	s->arena_size = size;
+	s->arena_used = bytes;
+	return (AvroValue *) s->arena;
+}
+
+/* Room for n values in the arena (already charged against the budget). */
+static inline AvroValue *
+ArenaAlloc(AvroDecodeState *s, int64 n)
+{
+	Size		bytes = (Size) n * sizeof(AvroValue);
+	AvroValue  *v;
+
+	/* "<=": an empty arena (NULL) grows even for zero bytes */
+	if (unlikely(s->arena_size - s->arena_used <= bytes))
+		return ArenaGrow(s, bytes);
+	v = (AvroValue *) (s->arena + s->arena_used);
+	s->arena_used += bytes;
+	return v;
+}
+
+/* Free the buffers a previous decode outgrew. */
+static pg_noinline void
+ArenaFreeOld(AvroDecodeState *s)
+{
+	while (s->arena_old != NULL)
+	{
+		void	   *next = *(void **) s->arena_old;
+
+		pfree(s->arena_old);
+		s->arena_old = next;
+	}
+}
+
+/* Zigzag-decode a varint's bits. */
+#define UNZIGZAG64(r)	((int64) (((r) >> 1) ^ (~((r) & 1) + 1)))
+#define UNZIGZAG32(r)	((int32) (((r) >> 1) ^ (~((r) & 1) + 1)))
+
+/* Read a zigzag varint long byte by byte, reporting what is wrong. */
+static pg_noinline bool
+ReadLongChecked(AvroDecodeState *s, int64 *v)
 {
 	const uint8 *p = s->pos;
 	uint64		r = 0;
 
-	if (likely(p < s->end) && !(*p & 0x80))
-	{
-		r = *p;
-		s->pos = p + 1;
-		*v = (int64) ((r >> 1) ^ (~(r & 1) + 1));
-		return true;
-	}
 	*v = 0;
 	for (int i = 0;; i++)
 	{
@@ -552,24 +704,76 @@ ReadLong(AvroDecodeState *s, int64 *v)
 			break;
 	}
 	s->pos = p;
-	*v = (int64) ((r >> 1) ^ (~(r & 1) + 1));
+	*v = UNZIGZAG64(r);
 	return true;
 }
 
-/* Read a zigzag varint int (at most 5 bytes, 32 bits). */
+/*
+ * Read a varint long of more than one byte.  With eight bytes left, a
+ * varint of up to eight bytes is found and compacted in a register (no
+ * loop); anything else (and bad input) goes byte by byte.
+ */
+static pg_noinline bool
+ReadLongMulti(AvroDecodeState *s, int64 *v)
+{
+	const uint8 *p = s->pos;
+
+	if (likely(s->end - p >= 8))
+	{
+		uint64		x;
+		uint64		stops;
+
+		memcpy(&x, p, 8);
+		x = pg_bswap64(pg_hton64(x));	/* little-endian */
+		stops = ~x & UINT64CONST(0x8080808080808080);
+		if (likely(stops != 0))
+		{
+			int			last = pg_rightmost_one_pos64(stops);	/* 7, 15, .. 63 */
+			uint64		r;
+
+			/* keep the varint's bytes, drop the continuation bits */
+			if (last < 63)
+				x &= (UINT64CONST(1) << (last + 1)) - 1;
+			x &= UINT64CONST(0x7f7f7f7f7f7f7f7f);
+			/* squeeze the 7-bit groups together: 2 x 7, 2 x 14, 2 x 28 bits */
+			x = ((x & UINT64CONST(0x7f007f007f007f00)) >> 1) |
+				(x & UINT64CONST(0x007f007f007f007f));
+			x = ((x & UINT64CONST(0x3fff00003fff0000)) >> 2) |
+				(x & UINT64CONST(0x00003fff00003fff));
+			r = ((x & UINT64CONST(0x0fffffff00000000)) >> 4) |
+				(x & UINT64CONST(0x000000000fffffff));
+			s->pos = p + (last + 1) / 8;
+			*v = UNZIGZAG64(r);
+			return true;
+		}
+	}
+	return ReadLongChecked(s, v);
+}
+
+/* Read a zigzag varint long: one byte inline, longer ones out of line. */
 static inline bool
-ReadInt(AvroDecodeState *s, int32 *v)
+ReadLong(AvroDecodeState *s, int64 *v)
+{
+	const uint8 *p = s->pos;
+
+	if (likely(p < s->end) && !(*p & 0x80))
+	{
+		uint64		r = *p;
+
+		s->pos = p + 1;
+		*v = UNZIGZAG64(r);
+		return true;
+	}
+	return ReadLongMulti(s, v);
+}
+
+/* Read a varint int of more than one byte (at most 5 bytes, 32 bits). */
+static pg_noinline bool
+ReadIntMulti(AvroDecodeState *s, int32 *v)
 {
 	const uint8 *p = s->pos;
 	uint32		r = 0;
 
-	if (likely(p < s->end) && !(*p & 0x80))
-	{
-		r = *p;
-		s->pos = p + 1;
-		*v = (int32) ((r >> 1) ^ (~(r & 1) + 1));
-		return true;
-	}
 	*v = 0;
 	for (int i = 0;; i++)
 	{
@@ -587,11 +791,40 @@ ReadInt(AvroDecodeState *s, int32 *v)
 			break;
 	}
 	s->pos = p;
-	*v = (int32) ((r >> 1) ^ (~(r & 1) + 1));
+	*v = UNZIGZAG32(r);
 	return true;
 }
 
-/* Read a byte length and check it against the bytes left and the budget. */
+/* Read a zigzag varint int. */
+static inline bool
+ReadInt(AvroDecodeState *s, int32 *v)
+{
+	const uint8 *p = s->pos;
+
+	if (likely(p < s->end) && !(*p & 0x80))
+	{
+		uint32		r = *p;
+
+		s->pos = p + 1;
+		*v = UNZIGZAG32(r);
+		return true;
+	}
+	return ReadIntMulti(s, v);
+}
+
+/* Report a byte length that is negative or runs past the data. */
+static pg_noinline bool
+LengthFail(AvroDecodeState *s, const uint8 *at, int64 len, const char *what)
+{
+	if (len < 0)
+		return DecodeFail(s, AVRO_ERR_NEGATIVE_LENGTH, at,
+						  "%s has negative length " INT64_FORMAT, what, len);
+	return DecodeFail(s, AVRO_ERR_TRUNCATED, at,
+					  "%s of length " INT64_FORMAT " runs past the end of the data (%d bytes left)",
+					  what, len, (int) (s->end - s->pos));
+}
+
+/* Read a byte length and check it against the bytes left. */
 static inline bool
 ReadLength(AvroDecodeState *s, int64 *len, const char *what)
 {
@@ -599,18 +832,49 @@ ReadLength(AvroDecodeState *s, int64 *len, const char *what)
 
 	if (unlikely(!ReadLong(s, len)))
 		return false;
-	if (unlikely(*len < 0))
-		return DecodeFail(s, AVRO_ERR_NEGATIVE_LENGTH, at,
-						  "%s has negative length " INT64_FORMAT, what, *len);
-	if (unlikely(*len > s->end - s->pos))
-		return DecodeFail(s, AVRO_ERR_TRUNCATED, at,
-						  "%s of length " INT64_FORMAT " runs past the end of the data (%d bytes left)",
-						  what, *len, (int) (s->end - s->pos));
+	if (unlikely((uint64) *len > (uint64) (s->end - s->pos)))
+		return LengthFail(s, at, *len, what);
 	return true;
 }
 
-/* Validate UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+/* Whether len bytes are all ASCII, a word at a time. */
 static inline bool
+AllAscii(const uint8 *p, int64 len)
+{
+	if (len >= 8)
+	{
+		const uint8 *last = p + len - 8;
+		uint64		acc = 0;
+		uint64		w;
+
+		for (; p < last; p += 8)
+		{
+			memcpy(&w, p, 8);
+			acc |= w;
+		}
+		memcpy(&w, last, 8);
+		return !((acc | w) & UINT64CONST(0x8080808080808080));
+	}
+	if (len >= 4)
+	{
+		uint32		a;
+		uint32		b;
+
+		memcpy(&a, p, 4);
+		memcpy(&b, p + len - 4, 4);
+		return !((a | b) & 0x80808080);
+	}
+	{
+		uint8		acc = 0;
+
+		for (int i = 0; i < len; i++)
+			acc |= p[i];
+		return !(acc & 0x80);
+	}
+}
+
+/* Validate UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+static pg_noinline bool
 ValidUtf8(const uint8 *p, int64 len, int64 *bad)
 {
 	const uint8 *start = p;
@@ -668,6 +932,15 @@ bad:
 	return false;
 }
 
+/* Report a value past the budget. */
+static pg_noinline bool
+ChargeFail(AvroDecodeState *s, const uint8 *at)
+{
+	return DecodeFail(s, AVRO_ERR_TOO_LARGE, at,
+					  "decoded value is larger than datacontract.max_value_size (%d bytes)",
+					  datacontract_max_value_size);
+}
+
 /* Charge n units of "unit" bytes of decoded values against the budget. */
 static inline bool
 Charge(AvroDecodeState *s, int64 n, int64 unit, const uint8 *at)
@@ -677,25 +950,65 @@ Charge(AvroDecodeState *s, int64 n, int64 unit, const uint8 *at)
 		s->budget -= n * unit;
 		return true;
 	}
-	return DecodeFail(s, AVRO_ERR_TOO_LARGE, at,
-					  "decoded value is larger than datacontract.max_value_size (%d bytes)",
-					  datacontract_max_value_size);
+	return ChargeFail(s, at);
+}
+
+/* Read a string or bytes value as a pointer into the input. */
+static pg_attribute_always_inline bool
+ReadBytes(AvroDecodeState *s, AvroValue *out, bool utf8)
+{
+	int64		len;
+
+	if (unlikely(!ReadLength(s, &len, utf8 ? "string" : "bytes")))
+		return false;
+	if (unlikely(len > s->budget))
+		return ChargeFail(s, s->pos);
+	s->budget -= len;
+	if (utf8 && unlikely(!AllAscii(s->pos, len)))
+	{
+		int64		bad;
+
+		if (!ValidUtf8(s->pos, len, &bad))
+			return DecodeFail(s, AVRO_ERR_UTF8, s->pos + bad,
+							  "string is not valid UTF-8");
+	}
+	out->u.p = (const char *) s->pos;
+	out->len = (int32) len;
+	s->pos += len;
+	return true;
+}
+
+/* Decode a nested record, counting its depth. */
+static pg_noinline bool
+DecodeNestedRecord(const AvroStep *st, AvroDecodeState *s, AvroValue *out)
+{
+	if (unlikely((++s->depth & 15) == 0))
+		check_stack_depth();
+	if (unlikely(s->depth > s->max_depth))
+		return DecodeFail(s, AVRO_ERR_DEPTH, s->pos,
+						  "value nesting exceeds datacontract.max_value_depth (%d)",
+						  s->max_depth);
+	if (unlikely(!DecodeRecord(st->sub, s, out)))
+		return false;
+	s->depth--;
+	return true;
 }
 
 /*
- * Decode one step's value.  Primitives are handled inline so that a record
- * of primitives costs one loop, not a call per field.
+ * Decode one step's value.  Primitives are handled inline (this is inlined
+ * into the record loop), so that a record of primitives costs one loop,
+ * not a call per field; records, arrays and maps are calls.
  */
-static inline bool
-DecodeStep(const AvroStep *st, AvroDecodeState *s, AvroValue *out)
+static pg_attribute_always_inline bool
+DecodeStepInline(const AvroStep *st, AvroDecodeState *s, AvroValue *out)
 {
 	int16		tag = -1;
 
-again:
 	out->kind = st->kind;
-	out->branch = st->branch >= 0 ? st->branch : tag;
+	out->branch = st->branch;
 	out->schema = st->reader;
 
+dispatch:
 	switch ((AvroOp) st->op)
 	{
 		case OP_NULL:
@@ -706,7 +1019,13 @@ again:
 				const uint8 *at = s->pos;
 				int64		idx;
 
-				if (unlikely(!ReadLong(s, &idx)))
+				/* an index below 64 is one byte, its zigzag bit clear */
+				if (likely(at < s->end) && (*at & 0x81) == 0)
+				{
+					idx = *at >> 1;
+					s->pos = at + 1;
+				}
+				else if (unlikely(!ReadLong(s, &idx)))
 					return false;
 				if (unlikely(idx < 0 || idx >= st->sub->nbranches))
 					return DecodeFail(s, AVRO_ERR_UNION_INDEX, at,
@@ -716,7 +1035,10 @@ again:
 				if (st->branch >= 0)
 					tag = st->branch;
 				st = &st->sub->branches[idx];
-				goto again;
+				out->kind = st->kind;
+				out->branch = st->branch >= 0 ? st->branch : tag;
+				out->schema = st->reader;
+				goto dispatch;
 			}
 		case OP_BOOLEAN:
 			if (unlikely(s->pos >= s->end))
@@ -799,34 +1121,10 @@ again:
 			}
 		case OP_BYTES:
 		case OP_STRING_BYTES:
-			{
-				int64		len;
-
-				if (unlikely(!ReadLength(s, &len, "bytes")) ||
-					unlikely(!Charge(s, len, 1, s->pos)))
-					return false;
-				out->u.p = (const char *) s->pos;
-				out->len = (int32) len;
-				s->pos += len;
-				return true;
-			}
+			return ReadBytes(s, out, false);
 		case OP_STRING:
 		case OP_BYTES_STRING:
-			{
-				int64		len;
-				int64		bad;
-
-				if (unlikely(!ReadLength(s, &len, "string")) ||
-					unlikely(!Charge(s, len, 1, s->pos)))
-					return false;
-				if (unlikely(!ValidUtf8(s->pos, len, &bad)))
-					return DecodeFail(s, AVRO_ERR_UTF8, s->pos + bad,
-									  "string is not valid UTF-8");
-				out->u.p = (const char *) s->pos;
-				out->len = (int32) len;
-				s->pos += len;
-				return true;
-			}
+			return ReadBytes(s, out, true);
 		case OP_FIXED:
 			{
 				int			size = st->sub->size;
@@ -863,22 +1161,23 @@ again:
 				return true;
 			}
 		case OP_RECORD:
-			if (unlikely((++s->depth & 15) == 0))
-				check_stack_depth();
-			if (unlikely(s->depth > s->max_depth))
-				return DecodeFail(s, AVRO_ERR_DEPTH, s->pos,
-								  "value nesting exceeds datacontract.max_value_depth (%d)",
-								  s->max_depth);
-			if (unlikely(!DecodeRecord(st->sub, s, out)))
-				return false;
-			s->depth--;
-			return true;
+			return DecodeNestedRecord(st, s, out);
 		default:
 			return DecodeComplex(st, s, out);
 	}
 }
 
-/* Decode a record: defaults first, then the writer's fields in order. */
+/* Decode one step's value (out of line: array items, map values, roots). */
+static pg_noinline bool
+DecodeStep(const AvroStep *st, AvroDecodeState *s, AvroValue *out)
+{
+	return DecodeStepInline(st, s, out);
+}
+
+/*
+ * Decode a record into slots from the arena: reader defaults copied into
+ * the slots no writer field fills, then the writer's fields in order.
+ */
 static bool
 DecodeRecord(const AvroPlan *plan, AvroDecodeState *s, AvroValue *out)
 {
@@ -890,13 +1189,14 @@ DecodeRecord(const AvroPlan *plan, AvroDecodeState *s, AvroValue *out)
 		return DecodeFail(s, AVRO_ERR_RESOLUTION, s->pos, "%s", plan->fail);
 	if (unlikely(!Charge(s, n, sizeof(AvroValue), s->pos)))
 		return false;
-	fields = MemoryContextAlloc(s->cxt, sizeof(AvroValue) * Max(n, 1));
-	memcpy(fields, plan->initial, sizeof(AvroValue) * n);
+	fields = ArenaAlloc(s, n);
+	for (int i = 0; i < plan->ndefaults; i++)
+		fields[plan->defaults[i]] = plan->initial[plan->defaults[i]];
 	for (int i = 0; i < plan->nsteps; i++)
 	{
 		const AvroStep *st = &plan->steps[i];
 
-		if (unlikely(!DecodeStep(st, s, st->slot >= 0 ? &fields[st->slot] : &scratch)))
+		if (unlikely(!DecodeStepInline(st, s, st->slot >= 0 ? &fields[st->slot] : &scratch)))
 			return false;
 	}
 	out->len = n;
@@ -958,13 +1258,16 @@ DecodeComplex(const AvroStep *st, AvroDecodeState *s, AvroValue *out)
 						return false;
 					if (count + n > cap)
 					{
+						/* grow geometrically, but never past what the budget allows */
 						int64		newcap = Max(cap * 2, count + n);
+						AvroValue  *grown;
 
 						newcap = Max(newcap, 4);
-						if (items == NULL)
-							items = MemoryContextAlloc(s->cxt, newcap * per * sizeof(AvroValue));
-						else
-							items = repalloc(items, newcap * per * sizeof(AvroValue));
+						newcap = Min(newcap, count + n + s->budget / (per * (int64) sizeof(AvroValue)));
+						grown = ArenaAlloc(s, newcap * per);
+						if (count > 0)
+							memcpy(grown, items, count * per * sizeof(AvroValue));
+						items = grown;
 						cap = newcap;
 					}
 					for (int64 i = 0; i < n; i++)
@@ -980,7 +1283,8 @@ DecodeComplex(const AvroStep *st, AvroDecodeState *s, AvroValue *out)
 
 							if (unlikely(!ReadLength(s, &len, "map key")))
 								return false;
-							if (unlikely(!ValidUtf8(s->pos, len, &bad)))
+							if (unlikely(!AllAscii(s->pos, len)) &&
+								unlikely(!ValidUtf8(s->pos, len, &bad)))
 								return DecodeFail(s, AVRO_ERR_UTF8, s->pos + bad,
 												  "map key is not valid UTF-8");
 							v->kind = AVRO_STRING;
@@ -1009,7 +1313,10 @@ DecodeComplex(const AvroStep *st, AvroDecodeState *s, AvroValue *out)
 	return false;
 }
 
-/* Decode one value spanning exactly data[offset..len). */
+/*
+ * Decode one value spanning exactly data[offset..len), into the state's
+ * arena (overwriting the previous decode's values).
+ */
 bool
 AvroPlanDecode(const AvroPlan *plan, AvroDecodeState *s,
 			   const uint8 *data, size_t len, size_t offset, AvroValue *out)
@@ -1019,6 +1326,10 @@ AvroPlanDecode(const AvroPlan *plan, AvroDecodeState *s,
 	s->end = data + len;
 	s->depth = 0;
 	s->error = AVRO_OK;
+	s->budget = s->max_size;
+	s->arena_used = 0;
+	if (unlikely(s->arena_old != NULL))
+		ArenaFreeOld(s);
 	if (!DecodeStep(&plan->root, s, out))
 		return false;
 	if (s->pos != s->end)

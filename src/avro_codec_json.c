@@ -49,8 +49,8 @@
 #define IS_FIXED_UUID(s) ((s)->type == AVRO_FIXED && (s)->size == 16 && \
 						  (s)->logical_name != NULL && strcmp((s)->logical_name, "uuid") == 0)
 
-static void PushValue(JsonbParseState **ps, JsonbIteratorToken tok,
-					  const AvroValue *v, AvroJsonForm form);
+static void ValueToJsonbValue(const AvroPlan *plan, const AvroValue *v,
+							  AvroJsonForm form, JsonbValue *out);
 
 
 /* ----------------------------------------------------------------
@@ -98,6 +98,136 @@ SetNumericText(JsonbValue *jv, const char *text)
 														  Int32GetDatum(-1)));
 }
 
+/*
+ * The numeric numeric_in makes of the decimal text of a finite float or
+ * double ("-12.5", "0.001", "1.5e+20"), built directly: numeric_in's
+ * general parsing costs more than the rest of a row.  The layout is
+ * numeric.c's (make_result): varlena header, then the short header
+ * (sign, display scale, weight) or the long one, then base-10000 digits
+ * without leading or trailing zeroes.
+ */
+#define NUM_DEC_DIGITS		4
+#define NUM_SHORT			0x8000
+#define NUM_NEG				0x4000
+#define NUM_SHORT_SIGN		0x2000
+#define NUM_SHORT_DSCALE_SHIFT 7
+#define NUM_SHORT_DSCALE_MAX 63
+#define NUM_SHORT_WEIGHT_SIGN 0x0040
+#define NUM_SHORT_WEIGHT_MASK 0x003F
+#define NUM_DSCALE_MASK		0x3FFF
+
+static Numeric
+NumericFromDecimal(const char *cp)
+{
+	uint8		dec[NUM_DEC_DIGITS + 32 + NUM_DEC_DIGITS];
+	int16		digits[16];
+	int			ndec = 0;
+	int			dweight = -1;
+	int			dscale = 0;
+	bool		neg = false;
+	bool		have_dp = false;
+	int			weight;
+	int			offset;
+	int			ndigits;
+	int			first;
+	int			n;
+	int			len;
+	char	   *result;
+
+	if (*cp == '-')
+	{
+		neg = true;
+		cp++;
+	}
+	memset(dec, 0, sizeof(dec));
+	for (;; cp++)
+	{
+		if (*cp >= '0' && *cp <= '9')
+		{
+			if (ndec >= 32)
+				return NULL;	/* not from the shortest-decimal routines */
+			dec[NUM_DEC_DIGITS + ndec++] = *cp - '0';
+			if (!have_dp)
+				dweight++;
+			else
+				dscale++;
+		}
+		else if (*cp == '.' && !have_dp)
+			have_dp = true;
+		else
+			break;
+	}
+	if (*cp == 'e' || *cp == 'E')
+	{
+		char	   *end;
+		long		exponent = strtol(cp + 1, &end, 10);
+
+		if (*end != '\0' || exponent > 1000 || exponent < -1000)
+			return NULL;
+		dweight += (int) exponent;
+		dscale -= (int) exponent;
+		if (dscale < 0)
+			dscale = 0;
+	}
+	else if (*cp != '\0')
+		return NULL;
+
+	/* to base 10000, the first digit aligned as numeric_in aligns it */
+	if (dweight >= 0)
+		weight = (dweight + 1 + NUM_DEC_DIGITS - 1) / NUM_DEC_DIGITS - 1;
+	else
+		weight = -((-dweight - 1) / NUM_DEC_DIGITS + 1);
+	offset = (weight + 1) * NUM_DEC_DIGITS - (dweight + 1);
+	ndigits = (ndec + offset + NUM_DEC_DIGITS - 1) / NUM_DEC_DIGITS;
+	if (ndigits > lengthof(digits))
+		return NULL;
+	for (int i = 0, k = NUM_DEC_DIGITS - offset; i < ndigits; i++, k += NUM_DEC_DIGITS)
+		digits[i] = ((dec[k] * 10 + dec[k + 1]) * 10 + dec[k + 2]) * 10 + dec[k + 3];
+
+	/* strip leading and trailing zero digits; zero is positive, weight 0 */
+	first = 0;
+	n = ndigits;
+	while (n > 0 && digits[first] == 0)
+	{
+		first++;
+		weight--;
+		n--;
+	}
+	while (n > 0 && digits[first + n - 1] == 0)
+		n--;
+	if (n == 0)
+	{
+		weight = 0;
+		neg = false;
+	}
+
+	if (dscale <= NUM_SHORT_DSCALE_MAX && weight <= 63 && weight >= -64)
+	{
+		uint16		header = NUM_SHORT | (neg ? NUM_SHORT_SIGN : 0) |
+			(dscale << NUM_SHORT_DSCALE_SHIFT) |
+			(weight < 0 ? NUM_SHORT_WEIGHT_SIGN : 0) |
+			(weight & NUM_SHORT_WEIGHT_MASK);
+
+		len = VARHDRSZ + sizeof(uint16) + n * sizeof(int16);
+		result = palloc(len);
+		memcpy(result + VARHDRSZ, &header, sizeof(uint16));
+		memcpy(result + VARHDRSZ + sizeof(uint16), digits + first, n * sizeof(int16));
+	}
+	else
+	{
+		uint16		sign_dscale = (neg ? NUM_NEG : 0) | (dscale & NUM_DSCALE_MASK);
+		int16		w = (int16) weight;
+
+		len = VARHDRSZ + sizeof(uint16) + sizeof(int16) + n * sizeof(int16);
+		result = palloc(len);
+		memcpy(result + VARHDRSZ, &sign_dscale, sizeof(uint16));
+		memcpy(result + VARHDRSZ + sizeof(uint16), &w, sizeof(int16));
+		memcpy(result + VARHDRSZ + 2 * sizeof(uint16), digits + first, n * sizeof(int16));
+	}
+	SET_VARSIZE(result, len);
+	return (Numeric) result;
+}
+
 /* A float or double as a number, or NaN and infinities as strings. */
 static void
 SetDouble(JsonbValue *jv, double d, bool is_float)
@@ -110,11 +240,20 @@ SetDouble(JsonbValue *jv, double d, bool is_float)
 		SetString(jv, d > 0 ? "Infinity" : "-Infinity", d > 0 ? 8 : 9);
 	else
 	{
+		Numeric		num;
+
 		if (is_float)
 			float_to_shortest_decimal_buf((float) d, buf);
 		else
 			double_to_shortest_decimal_buf(d, buf);
-		SetNumericText(jv, buf);
+		num = NumericFromDecimal(buf);
+		if (num == NULL)
+			SetNumericText(jv, buf);
+		else
+		{
+			jv->type = jbvNumeric;
+			jv->val.numeric = num;
+		}
 	}
 }
 
@@ -460,99 +599,185 @@ BranchName(const AvroSchema *s)
 	return AvroTypeName(s->type);
 }
 
-/* Push a value (with tok WJB_VALUE or WJB_ELEM) onto the parse state. */
-static void
-PushValue(JsonbParseState **ps, JsonbIteratorToken tok, const AvroValue *v,
-		  AvroJsonForm form)
+/*
+ * Order the pairs of an object as jsonb does (pushJsonbValue's
+ * uniqueifyJsonbObject): shorter keys first, then bytewise; of equal keys
+ * the last one pushed wins.
+ */
+static int
+ComparePairs(const void *a, const void *b, void *arg)
 {
-	bool		wrap = (form == AVRO_FORM_AVRO_JSON && v->branch >= 0 &&
-						v->kind != AVRO_NULL);
-	JsonbValue	jv;
+	const JsonbPair *pa = (const JsonbPair *) a;
+	const JsonbPair *pb = (const JsonbPair *) b;
+	int			res;
 
-	if (wrap)
+	if (pa->key.val.string.len != pb->key.val.string.len)
+		return pa->key.val.string.len > pb->key.val.string.len ? 1 : -1;
+	res = memcmp(pa->key.val.string.val, pb->key.val.string.val,
+				 pa->key.val.string.len);
+	if (res == 0)
 	{
-		const char *name = BranchName(v->schema);
+		*(bool *) arg = true;
+		res = (pa->order > pb->order) ? -1 : 1;
+	}
+	return res;
+}
 
-		pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
-		jv.type = jbvString;
-		jv.val.string.val = (char *) name;
-		jv.val.string.len = strlen(name);
-		pushJsonbValue(ps, WJB_KEY, &jv);
-		tok = WJB_VALUE;
+/* Sort an object's pairs and drop duplicate keys, as jsonb does. */
+static void
+SortPairs(JsonbValue *obj)
+{
+	JsonbPair  *pairs = obj->val.object.pairs;
+	int			n = obj->val.object.nPairs;
+	bool		dups = false;
+
+	if (n > 1)
+		qsort_arg(pairs, n, sizeof(JsonbPair), ComparePairs, &dups);
+	if (dups)
+	{
+		int			kept = 0;
+
+		for (int i = 1; i < n; i++)
+		{
+			if (pairs[i].key.val.string.len == pairs[kept].key.val.string.len &&
+				memcmp(pairs[i].key.val.string.val, pairs[kept].key.val.string.val,
+					   pairs[i].key.val.string.len) == 0)
+				continue;
+			pairs[++kept] = pairs[i];
+		}
+		obj->val.object.nPairs = kept + 1;
+	}
+}
+
+/* Set a jsonb string value to a schema name (UTF-8 NUL-free already). */
+static inline void
+SetKey(JsonbValue *jv, const char *name, int len)
+{
+	jv->type = jbvString;
+	jv->val.string.val = (char *) name;
+	jv->val.string.len = len;
+}
+
+/*
+ * Convert a value to a JsonbValue tree.  Objects are built with their
+ * pairs already in jsonb's order (records in the plan's precomputed key
+ * order), for JsonbValueToJsonb to serialize without sorting.
+ */
+static void
+ValueToJsonbValue(const AvroPlan *plan, const AvroValue *v, AvroJsonForm form,
+				  JsonbValue *out)
+{
+	if (form == AVRO_FORM_AVRO_JSON && v->branch >= 0 && v->kind != AVRO_NULL)
+	{
+		/* Avro JSON: a union value as {"branch name": value} */
+		const char *name = BranchName(v->schema);
+		JsonbPair  *pair = palloc(sizeof(JsonbPair));
+		AvroValue	bare = *v;
+
+		bare.branch = -1;
+		SetKey(&pair->key, name, strlen(name));
+		pair->order = 0;
+		ValueToJsonbValue(plan, &bare, form, &pair->value);
+		out->type = jbvObject;
+		out->val.object.nPairs = 1;
+		out->val.object.pairs = pair;
+		return;
 	}
 
 	switch ((AvroType) v->kind)
 	{
 		case AVRO_RECORD:
-			check_stack_depth();
-			pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
-			for (int f = 0; f < v->len; f++)
 			{
-				const char *name = v->schema->fields[f].name;
+				const AvroJsonKey *keys = plan ? AvroPlanJsonKeys(plan, v->schema) : NULL;
+				JsonbPair  *pairs = palloc(sizeof(JsonbPair) * Max(v->len, 1));
 
-				jv.type = jbvString;
-				jv.val.string.val = (char *) name;
-				jv.val.string.len = strlen(name);
-				pushJsonbValue(ps, WJB_KEY, &jv);
-				PushValue(ps, WJB_VALUE, &v->u.v[f], form);
+				check_stack_depth();
+				out->type = jbvObject;
+				out->val.object.nPairs = v->len;
+				out->val.object.pairs = pairs;
+				if (keys != NULL)
+				{
+					for (int i = 0; i < v->len; i++)
+					{
+						SetKey(&pairs[i].key, keys[i].name, keys[i].len);
+						pairs[i].order = i;
+						ValueToJsonbValue(plan, &v->u.v[keys[i].field], form,
+										  &pairs[i].value);
+					}
+				}
+				else
+				{
+					for (int f = 0; f < v->len; f++)
+					{
+						const char *name = v->schema->fields[f].name;
+
+						SetKey(&pairs[f].key, name, strlen(name));
+						pairs[f].order = f;
+						ValueToJsonbValue(plan, &v->u.v[f], form, &pairs[f].value);
+					}
+					SortPairs(out);
+				}
+				return;
 			}
-			pushJsonbValue(ps, WJB_END_OBJECT, NULL);
-			break;
 		case AVRO_ARRAY:
-			check_stack_depth();
-			pushJsonbValue(ps, WJB_BEGIN_ARRAY, NULL);
-			for (int i = 0; i < v->len; i++)
 			{
-				if ((i & 0xfff) == 0xfff)
-					CHECK_FOR_INTERRUPTS();
-				PushValue(ps, WJB_ELEM, &v->u.v[i], form);
-			}
-			pushJsonbValue(ps, WJB_END_ARRAY, NULL);
-			break;
-		case AVRO_MAP:
-			check_stack_depth();
-			pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
-			for (int i = 0; i < v->len; i++)
-			{
-				const AvroValue *k = &v->u.v[2 * i];
+				JsonbValue *elems = palloc(sizeof(JsonbValue) * Max(v->len, 1));
 
-				if ((i & 0xfff) == 0xfff)
-					CHECK_FOR_INTERRUPTS();
-				SetString(&jv, k->u.p, k->len);
-				pushJsonbValue(ps, WJB_KEY, &jv);
-				PushValue(ps, WJB_VALUE, &v->u.v[2 * i + 1], form);
+				check_stack_depth();
+				for (int i = 0; i < v->len; i++)
+				{
+					if ((i & 0xfff) == 0xfff)
+						CHECK_FOR_INTERRUPTS();
+					ValueToJsonbValue(plan, &v->u.v[i], form, &elems[i]);
+				}
+				out->type = jbvArray;
+				out->val.array.nElems = v->len;
+				out->val.array.elems = elems;
+				out->val.array.rawScalar = false;
+				return;
 			}
-			pushJsonbValue(ps, WJB_END_OBJECT, NULL);
-			break;
+		case AVRO_MAP:
+			{
+				JsonbPair  *pairs = palloc(sizeof(JsonbPair) * Max(v->len, 1));
+
+				check_stack_depth();
+				for (int i = 0; i < v->len; i++)
+				{
+					const AvroValue *k = &v->u.v[2 * i];
+
+					if ((i & 0xfff) == 0xfff)
+						CHECK_FOR_INTERRUPTS();
+					SetString(&pairs[i].key, k->u.p, k->len);
+					pairs[i].order = i;
+					ValueToJsonbValue(plan, &v->u.v[2 * i + 1], form, &pairs[i].value);
+				}
+				out->type = jbvObject;
+				out->val.object.nPairs = v->len;
+				out->val.object.pairs = pairs;
+				SortPairs(out);
+				return;
+			}
 		default:
-			ScalarToJsonb(v, form, &jv);
-			pushJsonbValue(ps, tok, &jv);
-			break;
+			ScalarToJsonb(v, form, out);
+			return;
 	}
-	if (wrap)
-		pushJsonbValue(ps, WJB_END_OBJECT, NULL);
 }
 
 /* A decoded value as jsonb. */
 Jsonb *
 AvroValueToJsonb(const AvroValue *v, AvroJsonForm form)
 {
-	JsonbParseState *ps = NULL;
-	JsonbValue *res;
+	return AvroPlanValueToJsonb(NULL, v, form);
+}
 
-	if (v->kind != AVRO_RECORD && v->kind != AVRO_ARRAY && v->kind != AVRO_MAP &&
-		!(form == AVRO_FORM_AVRO_JSON && v->branch >= 0 && v->kind != AVRO_NULL))
-	{
-		JsonbValue	jv;
+/* A value the plan decoded (plan may be NULL) as jsonb. */
+Jsonb *
+AvroPlanValueToJsonb(const AvroPlan *plan, const AvroValue *v, AvroJsonForm form)
+{
+	JsonbValue	jv;
 
-		ScalarToJsonb(v, form, &jv);
-		return JsonbValueToJsonb(&jv);
-	}
-	/* containers: push into a one-element array, then take the element */
-	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-	PushValue(&ps, WJB_ELEM, v, form);
-	res = pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-	return JsonbValueToJsonb(&res->val.array.elems[0]);
+	ValueToJsonbValue(plan, v, form, &jv);
+	return JsonbValueToJsonb(&jv);
 }
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of the Avro codec (not part of the test suite; prints figures,
-# asserts nothing).  Needs libavro-dev, valgrind, and the extension installed.
+# asserts nothing).  Needs the extension installed; installs libavro-dev and
+# valgrind when missing (as root).
 #   (a) the seed's SensorEvent: our plan decoder vs avro-c's generic decoder on
 #       the same 1M messages, then instructions per message under callgrind;
 #   (b) SELECT datacontract.avro_decode(m) FROM t vs SELECT j::jsonb FROM t2
@@ -13,6 +14,19 @@ n=${CODEC_BENCH_N:-1000000}
 cn=${CODEC_BENCH_CALLGRIND_N:-20000}
 work=$(mktemp -d /tmp/dc-bench.XXXXXX)
 chmod 755 "$work"
+
+# avro-c and valgrind from Debian, installed when missing (as root)
+missing=()
+[ -f /usr/include/avro.h ] || missing+=(libavro-dev)
+command -v valgrind >/dev/null || missing+=(valgrind)
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "codec_bench.sh needs ${missing[*]}: run it as root to install them" >&2
+		exit 1
+	fi
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 echo "== (a) decoder: ours vs avro-c ($n messages)"
 pglib=/usr/lib/postgresql/15/lib

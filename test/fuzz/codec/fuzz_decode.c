@@ -73,6 +73,14 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 				/* round trip through the reader schema */
 				initStringInfo(&buf);
 				AvroValueWrite(&buf, AvroPlanReader(plan), &v);
+
+				/* decoding again into the same state's arena gives the same value */
+				if (!AvroPlanDecode(plan, &st, body, size - (body - data), 0, &v2))
+					abort();
+				initStringInfo(&buf2);
+				AvroValueWrite(&buf2, AvroPlanReader(plan), &v2);
+				if (buf.len != buf2.len || memcmp(buf.data, buf2.data, buf.len) != 0)
+					abort();
 				again = AvroPlanCompile((AvroSchema *) AvroPlanReader(plan), NULL, cxt, &err);
 				if (again == NULL)
 					abort();
