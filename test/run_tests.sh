@@ -43,10 +43,12 @@ fi
 passed=$((passed + p))
 failed=$((failed + f))
 
-for suite in $(ls test/*/run.sh 2>/dev/null | sort); do
-	name=$(basename "$(dirname "$suite")")
+# Every suite: test/NAME/run.sh and test/GROUP/NAME/run.sh.
+for suite in $(find test -mindepth 2 -maxdepth 3 -name run.sh | sort); do
+	name=${suite#test/}
+	name=${name%/run.sh}
 	echo "== $name"
-	out="$work/$name.log"
+	out="$work/${name//\//_}.log"
 	timeout --kill-after=10 "${DC_SUITE_TIMEOUT:-600}" bash "$suite" >"$out" 2>&1
 	rc=$?
 	sed 's/^/  /' "$out"
