@@ -19,6 +19,7 @@
 #include "datacontract.h"
 #include "http_server.h"
 #include "kafka.h"
+#include "rules_jsonata.h"
 
 PG_MODULE_MAGIC;
 
@@ -59,6 +60,7 @@ _PG_init(void)
 								   NULL, NULL, NULL);
 
 	AvroCodecDefineGucs();
+	JsonataDefineGucs();
 	HttpServerInit();
 	KafkaInit();
 
