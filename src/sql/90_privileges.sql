@@ -26,7 +26,9 @@ BEGIN
 		   AND p.proname NOT IN ('register', 'register_schema', 'modify_schema_tags',
 								 'delete_subject', 'delete_version',
 								 'set_config', 'set_compatibility', 'delete_config',
-								 'set_mode', 'delete_mode')
+								 'set_mode', 'delete_mode',
+								 'kafka_pause', 'kafka_resume', 'kafka_restart',
+								 'kafka_reset_offsets', 'kafka_create_sink_tables')
 	LOOP
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO datacontract_reader', f);
 	END LOOP;
