@@ -41,7 +41,7 @@ grep -q 'extension "datacontract" is not installed in database "postgres"' "$DC_
 dc_check "without the extension the worker idles with a log line" test $? = 0
 sleep 1.2
 dc_check "... does not listen yet" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$HP) 2>/dev/null"
-n=$(grep -c 'is not installed' "$DC_PGDIR/server.log")
+n=$(grep -c 'HTTP worker waiting: extension .* is not installed' "$DC_PGDIR/server.log")
 dc_is "... and logs it only once (no crash loop)" "$n" "1"
 
 q -c "CREATE EXTENSION datacontract" || { dc_not_ok "create extension"; exit 1; }
