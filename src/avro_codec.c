@@ -37,6 +37,7 @@
 
 #include "avro_codec.h"
 #include "datacontract.h"
+#include "rules.h"
 
 PG_FUNCTION_INFO_V1(avro_decode);
 PG_FUNCTION_INFO_V1(avro_decode_raw);
@@ -80,6 +81,7 @@ typedef struct DecodeCallCache
 	int32		writer_id;
 	int32		reader_id;
 	const AvroPlan *plan;		/* NULL: none yet */
+	bool		rules;			/* migrations or READ rules apply (rules.h) */
 	AvroDecodeState state;		/* arena in fn_mcxt */
 } DecodeCallCache;
 
@@ -127,6 +129,8 @@ static Jsonb *DecodeFramed(DecodeCallCache **cachep, MemoryContext mcxt,
 						   AvroJsonForm form);
 static int32 FrameSchemaId(const uint8 *data, size_t len);
 static bytea *EncodeWithSchema(Jsonb *value, const AvroSchema *schema, int32 id);
+static Jsonb *ApplyReadRules(int32 writer_id, int32 reader_id, Jsonb *jb,
+							 AvroJsonForm form, RuleOutcome *outcome);
 
 
 /* ----------------------------------------------------------------
@@ -287,6 +291,22 @@ avro_encode(PG_FUNCTION_ARGS)
 				 errdetail_dc(40402)));
 
 	tree = SchemaForId(id);
+	/*
+	 * WRITE rules of the version: they see the value in the natural form
+	 * (so a value given in the Avro JSON form is converted first), and what
+	 * their transforms return is what gets encoded.
+	 */
+	if (RulesExistForMode(id, RULE_WRITE))
+	{
+		AvroValue	v;
+		RuleOutcome outcome;
+
+		AvroValueFromJsonb(value, tree->root, CurrentMemoryContext, &v);
+		value = AvroValueToJsonb(&v, AVRO_FORM_NATURAL);
+		if (!RulesApply(id, RULE_WRITE, &value, &outcome))
+			RulesReportFailure(&outcome);
+		tree = SchemaForId(id);
+	}
 	PG_RETURN_BYTEA_P(EncodeWithSchema(value, tree->root, id));
 }
 
@@ -376,8 +396,17 @@ DecodeFramed(DecodeCallCache **cachep, MemoryContext mcxt, bytea *msg,
 	if (cc->plan == NULL || cc->generation != CacheGeneration || CacheStale ||
 		cc->writer_id != writer_id || cc->reader_id != reader_id)
 	{
+		/*
+		 * Rules are checked once per (writer, reader) pair here, never per
+		 * row: when migrations apply, the data is decoded with the writer's
+		 * own schema and migrated to the reader's.
+		 */
+		const RulesReadPlan *rp;
+
 		cc->plan = NULL;
-		cc->plan = PlanForIds(writer_id, reader_id);
+		rp = RulesPlanRead(writer_id, reader_id);
+		cc->rules = rp->active;
+		cc->plan = PlanForIds(writer_id, rp->migrate ? -1 : reader_id);
 		cc->generation = CacheGeneration;
 		cc->writer_id = writer_id;
 		cc->reader_id = reader_id;
@@ -387,7 +416,73 @@ DecodeFramed(DecodeCallCache **cachep, MemoryContext mcxt, bytea *msg,
 	cc->state.max_size = datacontract_max_value_size;
 	if (!AvroPlanDecode(cc->plan, &cc->state, data, len, AVRO_CONFLUENT_HEADER, &value))
 		AvroReportDecodeError(&cc->state);
+	if (cc->rules)
+	{
+		RuleOutcome outcome;
+		Jsonb	   *jb = ApplyReadRules(writer_id, reader_id,
+										AvroPlanValueToJsonb(cc->plan, &value, AVRO_FORM_NATURAL),
+										form, &outcome);
+
+		if (jb == NULL)
+			RulesReportFailure(&outcome);
+		return jb;
+	}
 	return AvroPlanValueToJsonb(cc->plan, &value, form);
+}
+
+/*
+ * Migrations and READ rules on a value decoded in the natural form (with
+ * the writer's schema when migrating); the result in the asked form,
+ * conformed to the reader's schema after a migration.  NULL with *outcome
+ * when a rule's action is ERROR or DLQ.
+ */
+static Jsonb *
+ApplyReadRules(int32 writer_id, int32 reader_id, Jsonb *jb, AvroJsonForm form,
+			   RuleOutcome *outcome)
+{
+	const RulesReadPlan *rp = RulesPlanRead(writer_id, reader_id);
+	bool		migrate = rp->migrate;
+	int32		target = rp->target_id;
+
+	if (!RulesApplyReadPlan(rp, &jb, outcome))
+		return NULL;
+	if (migrate || form != AVRO_FORM_NATURAL)
+	{
+		const AvroSchemaTree *tree = SchemaForId(target);
+		AvroValue	v;
+
+		AvroValueFromJsonb(jb, tree->root, CurrentMemoryContext, &v);
+		jb = AvroValueToJsonb(&v, form);
+	}
+	return jb;
+}
+
+/*
+ * For the Kafka worker (declared in rules.h): decode a framed message as
+ * reader_id (-1: the writer's) in the natural form, with migrations and
+ * READ rules; NULL with *outcome when a rule's action is ERROR or DLQ.
+ */
+Jsonb *
+AvroDecodeFramedWithRules(const char *data, size_t len, int32 reader_id,
+						  RuleOutcome *outcome)
+{
+	const uint8 *bytes = (const uint8 *) data;
+	int32		writer_id = FrameSchemaId(bytes, len);
+	const RulesReadPlan *rp = RulesPlanRead(writer_id, reader_id);
+	bool		active = rp->active;
+	const AvroPlan *plan = PlanForIds(writer_id, rp->migrate ? -1 : reader_id);
+	AvroDecodeState state;
+	AvroValue	value;
+	Jsonb	   *jb;
+
+	memset(outcome, 0, sizeof(*outcome));
+	AvroDecodeStateInit(&state, CurrentMemoryContext, 0, 0);
+	if (!AvroPlanDecode(plan, &state, bytes, len, AVRO_CONFLUENT_HEADER, &value))
+		AvroReportDecodeError(&state);
+	jb = AvroPlanValueToJsonb(plan, &value, AVRO_FORM_NATURAL);
+	if (!active)
+		return jb;
+	return ApplyReadRules(writer_id, reader_id, jb, AVRO_FORM_NATURAL, outcome);
 }
 
 /* Encode jsonb with a schema; framed with id unless id is -1. */

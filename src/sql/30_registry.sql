@@ -244,6 +244,7 @@ DECLARE
 	mode text;
 	modes text[];
 	only_msg text;
+	expr_err text;
 BEGIN
 	IF rule_set IS NULL OR jsonb_typeof(rule_set) = 'null' THEN
 		RETURN;
@@ -313,6 +314,18 @@ BEGIN
 			END IF;
 			IF NOT mode = ANY (modes) THEN
 				PERFORM datacontract._raise(42210, only_msg);
+			END IF;
+			-- The expressions of the rules the database runs must compile
+			-- (CEL and CEL_FIELD with the guard form unless the rule's params
+			-- set cel.ignore.guard.separator; JSONATA).
+			IF jsonb_typeof(r -> 'expr') = 'string' AND r ->> 'type' IN ('CEL', 'CEL_FIELD', 'JSONATA') THEN
+				expr_err := datacontract._rule_expr_error(r ->> 'type', r ->> 'expr',
+					lower(coalesce(r -> 'params' ->> 'cel.ignore.guard.separator', 'false')) <> 'true');
+				IF expr_err IS NOT NULL THEN
+					PERFORM datacontract._raise(42210,
+						format('Invalid %s expression in rule ''%s'': %s',
+							   CASE r ->> 'type' WHEN 'JSONATA' THEN 'JSONata' ELSE 'CEL' END, name, expr_err));
+				END IF;
 			END IF;
 		END LOOP;
 	END LOOP;
