@@ -89,8 +89,22 @@ SELECT * FROM datacontract._kafka_ingest('plain', 3, 100, ARRAY[
 SELECT "partition", "offset", id, tags, ts FROM public.plain_events;
 SELECT stream, "partition", next_offset FROM datacontract.kafka_offsets ORDER BY 1;
 
+-- the contract's READ rules run in the sink: a failing condition (DLQ) is a
+-- dead letter naming the rule, a transform changes what is stored
+SELECT datacontract.register('ruled-value', '{"type":"record","name":"Reading","fields":[{"name":"device_id","type":"string"},{"name":"temperature","type":"double"}]}',
+  rule_set => '{"domainRules":[{"name":"checkTemp","kind":"CONDITION","type":"CEL","mode":"READ","expr":"message.temperature < 100.0","onFailure":"DLQ"},{"name":"upperId","kind":"TRANSFORM","type":"CEL_FIELD","mode":"READ","expr":"name == ''device_id'' ; value.upperAscii()"}]}') > 0;
+INSERT INTO datacontract.kafka_streams (name, topic, subject, events_table, dead_letters_table, time_field, group_field)
+	VALUES ('ruled', 'ruled', 'ruled-value', 'public.ruled_events', 'public.ruled_dead', NULL, NULL);
+SELECT * FROM datacontract._kafka_ingest('ruled', 0, 0, ARRAY[
+	datacontract.avro_encode('ruled-value', '{"device_id":"ok-1","temperature":21.5}'),
+	datacontract.avro_encode('ruled-value', '{"device_id":"hot-1","temperature":250}'),
+	datacontract.avro_encode('ruled-value', '{"device_id":"ok-2","temperature":-4}')]);
+SELECT "offset", device_id, temperature FROM public.ruled_events ORDER BY 1;
+SELECT "offset", schema_id IS NOT NULL AS has_id, error_code, reason FROM public.ruled_dead ORDER BY 1;
+
 -- dropping the extension keeps the users' data
 DROP EXTENSION datacontract;
 SELECT count(*) FROM public.sensor_events;
-DROP TABLE IF EXISTS public.sensor_events, public.hourly_aggregates, public.dead_letters, public.plain_events, public.plain_dead;
+DROP TABLE IF EXISTS public.sensor_events, public.hourly_aggregates, public.dead_letters, public.plain_events, public.plain_dead,
+	public.ruled_events, public.ruled_dead;
 CREATE EXTENSION datacontract;

@@ -52,6 +52,7 @@
 #include "avro_schema.h"
 #include "datacontract.h"
 #include "kafka.h"
+#include "rules.h"
 
 PG_FUNCTION_INFO_V1(kafka_ingest);
 
@@ -1445,8 +1446,25 @@ is_row_error(int sqlerrcode)
  */
 typedef void (*sink_fn) (void *arg);
 
+/*
+ * Errors that say the database or the server is in trouble (connections,
+ * resources, operator intervention, system and internal errors): never one
+ * message's fault, so they retry the batch instead of making a dead letter.
+ */
+static bool
+is_system_error(int sqlerrcode)
+{
+	int			cls = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return cls == ERRCODE_TO_CATEGORY(ERRCODE_CONNECTION_EXCEPTION) ||
+		cls == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+		cls == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
+		cls == ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR) ||
+		cls == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR);
+}
+
 static ErrorData *
-sink_try(sink_fn fn, void *arg)
+sink_try(sink_fn fn, void *arg, bool any_data_error)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -1465,7 +1483,8 @@ sink_try(sink_fn fn, void *arg)
 	{
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
-		if (!is_row_error(edata->sqlerrcode) && edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+		if (!is_row_error(edata->sqlerrcode) && edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED &&
+			!(any_data_error && !is_system_error(edata->sqlerrcode)))
 		{
 			FreeErrorData(edata);
 			PG_RE_THROW();
@@ -1512,6 +1531,33 @@ build_fn(void *arg)
 	BuildArgs  *a = arg;
 
 	a->ok = sink_build_row(a->sink, a->w, a->msg, a->rec, a->buf, a->mw);
+}
+
+typedef struct RulesArgs
+{
+	KafkaSink  *sink;
+	const KafkaMessage *msg;
+	AvroValue  *rec;			/* out: the value the rules leave */
+	RuleOutcome outcome;
+	bool		passed;
+} RulesArgs;
+
+/*
+ * Run the contract's rules on one message as a reader does: migrations
+ * between the writer's and the stream's reader version, then the reader's
+ * READ rules (rules.h).  A transform's result replaces the decoded value.
+ */
+static void
+rules_fn(void *arg)
+{
+	RulesArgs  *a = arg;
+	Jsonb	   *jb;
+
+	jb = AvroDecodeFramedWithRules(a->msg->value, a->msg->value_len,
+								   a->sink->reader_id, &a->outcome);
+	a->passed = (jb != NULL);
+	if (jb != NULL)
+		AvroValueFromJsonb(jb, a->sink->reader, CurrentMemoryContext, a->rec);
 }
 
 /*
@@ -1591,11 +1637,36 @@ KafkaSinkWriteBatch(KafkaSink *sink, const char *topic, KafkaMessage *msgs, int 
 								  (long long) sink->state.error_offset);
 			continue;
 		}
+		/* the contract's rules: a failure whose action is ERROR or DLQ is a dead letter */
+		if (RulesPlanRead(mw->schema_id, sink->reader_id)->active)
+		{
+			RulesArgs	ra = {sink, msg, &rec};
+			ErrorData  *edata = sink_try(rules_fn, &ra, true);
+
+			if (edata != NULL)
+			{
+				mw->error_code = "rule_error";
+				mw->sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
+				mw->reason = psprintf("running the contract's rules failed: %s", edata->message);
+				continue;
+			}
+			if (!ra.passed)
+			{
+				mw->error_code = "rule_failed";
+				mw->reason = psprintf("rule \"%s\" (%s) failed, action %s%s%s",
+									  ra.outcome.rule_name ? ra.outcome.rule_name : "?",
+									  RuleModeName(ra.outcome.mode),
+									  ra.outcome.action ? ra.outcome.action : "ERROR",
+									  ra.outcome.reason ? ": " : "",
+									  ra.outcome.reason ? ra.outcome.reason : "");
+				continue;
+			}
+		}
 		if (sink->slow_columns || sink->nreader_extra > 0 || w->nextra > 0)
 		{
 			BuildArgs	a = {sink, w, msg, &rec, &buf, mw, false};
 			int			start = buf.len;
-			ErrorData  *edata = sink_try(build_fn, &a);
+			ErrorData  *edata = sink_try(build_fn, &a, false);
 
 			if (edata != NULL)
 			{
@@ -1618,7 +1689,7 @@ KafkaSinkWriteBatch(KafkaSink *sink, const char *topic, KafkaMessage *msgs, int 
 	if (nrows > 0)
 	{
 		CopyArgs	a = {sink, rel, buf.data, buf.len};
-		ErrorData  *edata = sink_try(copy_fn, &a);
+		ErrorData  *edata = sink_try(copy_fn, &a, false);
 
 		if (edata != NULL)
 		{
@@ -1640,7 +1711,7 @@ KafkaSinkWriteBatch(KafkaSink *sink, const char *topic, KafkaMessage *msgs, int 
 				b.rel = rel;
 				b.data = one.data;
 				b.len = one.len;
-				edata = sink_try(copy_fn, &b);
+				edata = sink_try(copy_fn, &b, false);
 				if (edata == NULL)
 					continue;
 				if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && edata->constraint_name &&
