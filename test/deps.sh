@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the build, the tests and the demo need, when missing.
+# (libclang-rt-14-dev: the libFuzzer and sanitizer runtimes for clang-14, only
+# recommended by clang's packages, so named here.)
 # Runs as root on a fresh Debian 12 machine (Debian's archive is the only source).
 set -euo pipefail
 
@@ -9,6 +11,7 @@ pkgs=(
 	libjansson-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev librdkafka-dev
 	python3 python3-avro python3-confluent-kafka python3-requests
 	curl jq
+	libclang-rt-14-dev
 )
 # Node.js for the npm registry clients: the machine's own when it has one.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
