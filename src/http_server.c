@@ -19,13 +19,21 @@
 #include <netinet/in.h>
 #include <microhttpd.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "libpq/crypt.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -34,8 +42,14 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
@@ -46,6 +60,7 @@
 
 #define HTTP_MAX_DAEMONS 8
 #define HTTP_CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
+#define HTTP_SCHEMA_CACHE_MAX 10000
 
 typedef enum HttpAuth
 {
@@ -88,6 +103,30 @@ typedef struct HttpAuthCache
 	char	   *shadow;
 } HttpAuthCache;
 
+/*
+ * A ready answer to GET /schemas/ids/{id}.  A schema id's content never
+ * changes, so the answer holds as long as the row it was built from is still
+ * there: each hit checks the row (same xmin and ctid) under the request's
+ * snapshot, which also catches a hard delete, and a relcache invalidation of
+ * datacontract.schemas (DDL, TRUNCATE, VACUUM FULL, DROP EXTENSION) empties
+ * the cache.  The MHD response is shared by every request it answers and
+ * owns a malloc'd copy of the body.
+ */
+typedef struct HttpCachedSchema
+{
+	int32		id;				/* hash key */
+	TransactionId xmin;			/* the row the answer was built from */
+	ItemPointerData tid;
+	struct MHD_Response *response;
+} HttpCachedSchema;
+
+static HTAB *http_schema_cache = NULL;
+static bool http_schema_cache_stale = false;
+static bool http_schema_callback_registered = false;
+static Oid	http_schemas_relid = InvalidOid;
+static Oid	http_schema_by_id_fn = InvalidOid;
+static Oid	http_schema_tags_fn = InvalidOid;
+
 static struct MHD_Daemon *http_daemons[HTTP_MAX_DAEMONS];
 static int	http_ndaemons = 0;
 static HttpAuthCache http_auth_cache;
@@ -113,6 +152,14 @@ static void http_forward(struct MHD_Connection *conn, HttpRequest *req,
 						 const char *method, HttpResponse *resp);
 static void http_queue_simple(struct MHD_Connection *conn, int status, int code,
 							  const char *message);
+static bool http_cacheable_target(const char *raw_uri, int32 *id);
+static struct MHD_Response *http_schema_by_id(int32 id, HttpCall *call, HttpResponse *resp);
+static bool http_schema_cache_ready(void);
+static bool http_schema_row(int32 id, TransactionId *xmin, ItemPointer tid);
+static void http_schema_cache_store(int32 id, TransactionId xmin, ItemPointer tid,
+									HttpResponse *resp);
+static void http_schema_cache_flush(void);
+static void http_schema_relcache_callback(Datum arg, Oid relid);
 
 /* Define the HTTP GUCs and, when preloaded, register the HTTP workers. */
 void
@@ -299,7 +346,7 @@ http_wait_for_extension(void)
 static bool
 http_start_daemon(const struct sockaddr *addr)
 {
-	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[3];
 	int			nopts = 0;
 	struct MHD_Daemon *d;
@@ -615,6 +662,8 @@ http_serve(struct MHD_Connection *conn, HttpRequest *req, const char *method)
 	HttpResponse resp;
 	HttpCall	call;
 	char		activity[256];
+	int32		cache_id = 0;
+	struct MHD_Response *volatile cached = NULL;
 
 	reqcxt = AllocSetContextCreate(TopMemoryContext, "datacontract http request",
 								   ALLOCSET_DEFAULT_SIZES);
@@ -635,6 +684,8 @@ http_serve(struct MHD_Connection *conn, HttpRequest *req, const char *method)
 	pgstat_report_activity(STATE_RUNNING, activity);
 
 	HttpParseTarget(&call, req->raw_uri);
+	if (strcmp(call.method, "GET") == 0 && !http_cacheable_target(req->raw_uri, &cache_id))
+		cache_id = 0;
 
 	if ((strcmp(call.method, "POST") == 0 || strcmp(call.method, "PUT") == 0) &&
 		!http_content_type_ok(conn))
@@ -661,7 +712,11 @@ http_serve(struct MHD_Connection *conn, HttpRequest *req, const char *method)
 			PushActiveSnapshot(GetTransactionSnapshot());
 			GetUserIdAndSecContext(&saved_uid, &saved_sec);
 
-			if (http_become_user(conn, &resp))
+			if (!http_become_user(conn, &resp))
+				 /* answered 401 */ ;
+			else if (cache_id > 0)
+				cached = http_schema_by_id(cache_id, &call, &resp);
+			else
 				HttpRoute(&call, &resp);
 
 			SetUserIdAndSecContext(saved_uid, saved_sec);
@@ -673,6 +728,7 @@ http_serve(struct MHD_Connection *conn, HttpRequest *req, const char *method)
 		{
 			ErrorData  *edata;
 
+			cached = NULL;
 			MemoryContextSwitchTo(reqcxt);
 			edata = CopyErrorData();
 			FlushErrorState();
@@ -684,7 +740,10 @@ http_serve(struct MHD_Connection *conn, HttpRequest *req, const char *method)
 	}
 
 	MemoryContextSwitchTo(reqcxt);
-	http_queue(conn, &resp);
+	if (cached != NULL)
+		MHD_queue_response(conn, MHD_HTTP_OK, cached);
+	else
+		http_queue(conn, &resp);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(reqcxt);
@@ -862,4 +921,214 @@ http_queue_simple(struct MHD_Connection *conn, int status, int code, const char 
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, HTTP_CONTENT_TYPE);
 	MHD_queue_response(conn, (unsigned int) status, r);
 	MHD_destroy_response(r);
+}
+
+/*
+ * Whether a request target is exactly /schemas/ids/{id} (no query, no
+ * leading zeros): the one answer worth caching, asked for by every client
+ * that decodes a message.
+ */
+static bool
+http_cacheable_target(const char *raw_uri, int32 *id)
+{
+	static const char prefix[] = "/schemas/ids/";
+	const char *p;
+	int64		v = 0;
+
+	if (strncmp(raw_uri, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	p = raw_uri + sizeof(prefix) - 1;
+	if (*p < '1' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++)
+	{
+		v = v * 10 + (*p - '0');
+		if (v > PG_INT32_MAX)
+			return false;
+	}
+	if (*p != '\0')
+		return false;
+	*id = (int32) v;
+	return true;
+}
+
+/*
+ * Answer GET /schemas/ids/{id} inside the request's transaction, as the
+ * request's role: the cached MHD response when the role may read schemas
+ * and the row is unchanged, else the ordinary route (whose 200 answer is
+ * then cached) with NULL returned.
+ */
+static struct MHD_Response *
+http_schema_by_id(int32 id, HttpCall *call, HttpResponse *resp)
+{
+	Oid			role = GetUserId();
+	TransactionId xmin;
+	ItemPointerData tid;
+	bool		found;
+	HttpCachedSchema *entry;
+
+	/* The route's own privilege checks decide for roles that fail ours. */
+	if (!http_schema_cache_ready() ||
+		pg_class_aclcheck(http_schemas_relid, role, ACL_SELECT) != ACLCHECK_OK ||
+		pg_proc_aclcheck(http_schema_by_id_fn, role, ACL_EXECUTE) != ACLCHECK_OK ||
+		pg_proc_aclcheck(http_schema_tags_fn, role, ACL_EXECUTE) != ACLCHECK_OK)
+	{
+		HttpRoute(call, resp);
+		return NULL;
+	}
+
+	found = http_schema_row(id, &xmin, &tid);
+	entry = hash_search(http_schema_cache, &id, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		if (found && entry->xmin == xmin && ItemPointerEquals(&entry->tid, &tid))
+			return entry->response;
+		/* hard-deleted (or, in IMPORT mode, re-created): forget it */
+		MHD_destroy_response(entry->response);
+		hash_search(http_schema_cache, &id, HASH_REMOVE, NULL);
+	}
+
+	HttpRoute(call, resp);
+	if (found && resp->status == MHD_HTTP_OK && !resp->raw)
+		http_schema_cache_store(id, xmin, &tid, resp);
+	return NULL;
+}
+
+/*
+ * Make the cache usable in this transaction: empty it after an
+ * invalidation, look up the catalog objects it depends on.  False when the
+ * extension's objects are missing (the route then answers).
+ */
+static bool
+http_schema_cache_ready(void)
+{
+	if (!http_schema_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(http_schema_relcache_callback, (Datum) 0);
+		http_schema_callback_registered = true;
+	}
+	if (http_schema_cache_stale)
+		http_schema_cache_flush();
+
+	if (!OidIsValid(http_schemas_relid))
+	{
+		Oid			nsp = get_namespace_oid("datacontract", true);
+		Oid			argtypes[2] = {INT4OID, TEXTARRAYOID};
+
+		if (!OidIsValid(nsp))
+			return false;
+		http_schema_by_id_fn =
+			LookupFuncName(list_make2(makeString("datacontract"), makeString("schema_by_id")),
+						   1, argtypes, true);
+		http_schema_tags_fn =
+			LookupFuncName(list_make2(makeString("datacontract"), makeString("schema_tags")),
+						   2, argtypes, true);
+		if (!OidIsValid(http_schema_by_id_fn) || !OidIsValid(http_schema_tags_fn))
+			return false;
+		/* last: a valid relid means the lookups are done */
+		http_schemas_relid = get_relname_relid("schemas", nsp);
+		if (!OidIsValid(http_schemas_relid))
+			return false;
+	}
+	if (http_schema_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(HttpCachedSchema);
+		ctl.hcxt = TopMemoryContext;
+		http_schema_cache = hash_create("datacontract http schemas by id", 256, &ctl,
+										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	return true;
+}
+
+/* Find a schema row by id under the active snapshot: its xmin and ctid. */
+static bool
+http_schema_row(int32 id, TransactionId *xmin, ItemPointer tid)
+{
+	Relation	rel;
+	Oid			indexoid;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found;
+
+	rel = table_open(http_schemas_relid, AccessShareLock);
+	indexoid = RelationGetPrimaryKeyIndex(rel);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(id));
+	scan = systable_beginscan(rel, indexoid, OidIsValid(indexoid), GetActiveSnapshot(),
+							  1, &key);
+	tuple = systable_getnext(scan);
+	found = HeapTupleIsValid(tuple);
+	if (found)
+	{
+		/* raw: freezing must not make a row look different */
+		*xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
+		*tid = tuple->t_self;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Keep a 200 answer for an id as a shared MHD response. */
+static void
+http_schema_cache_store(int32 id, TransactionId xmin, ItemPointer tid, HttpResponse *resp)
+{
+	char	   *body;
+	struct MHD_Response *r;
+	HttpCachedSchema *entry;
+
+	if (hash_get_num_entries(http_schema_cache) >= HTTP_SCHEMA_CACHE_MAX)
+		http_schema_cache_flush();
+	if (http_schema_cache == NULL && !http_schema_cache_ready())
+		return;
+
+	body = malloc(resp->body.len + 1);
+	if (body == NULL)
+		return;
+	memcpy(body, resp->body.data, resp->body.len);
+	r = MHD_create_response_from_buffer_with_free_callback(resp->body.len, body, &free);
+	if (r == NULL)
+	{
+		free(body);
+		return;
+	}
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, HTTP_CONTENT_TYPE) != MHD_YES)
+	{
+		MHD_destroy_response(r);
+		return;
+	}
+	entry = hash_search(http_schema_cache, &id, HASH_ENTER, NULL);
+	entry->xmin = xmin;
+	entry->tid = *tid;
+	entry->response = r;
+}
+
+/* Drop every cached answer (connections still sending one keep it alive). */
+static void
+http_schema_cache_flush(void)
+{
+	HASH_SEQ_STATUS seq;
+	HttpCachedSchema *entry;
+
+	http_schema_cache_stale = false;
+	http_schemas_relid = InvalidOid;
+	if (http_schema_cache == NULL)
+		return;
+	hash_seq_init(&seq, http_schema_cache);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		MHD_destroy_response(entry->response);
+	hash_destroy(http_schema_cache);
+	http_schema_cache = NULL;
+}
+
+/* A relcache invalidation of datacontract.schemas (or of everything). */
+static void
+http_schema_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == http_schemas_relid)
+		http_schema_cache_stale = true;
 }

@@ -28,6 +28,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -36,6 +37,7 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
 #include "port/pg_bswap.h"
+#include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/regproc.h"
@@ -55,6 +57,7 @@
 #include "rules.h"
 
 PG_FUNCTION_INFO_V1(kafka_ingest);
+PG_FUNCTION_INFO_V1(kafka_sink_replay);
 
 /* What a column of the events table is filled with. */
 typedef enum SinkColumnKind
@@ -260,6 +263,121 @@ kafka_ingest(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(res.skipped);
 	values[2] = Int64GetDatum(res.dead_letters);
 	MemoryContextDelete(cxt);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, rnulls)));
+}
+
+
+/*
+ * kafka_sink_replay(stream, query, batch_size): feed the rows of query
+ * ("partition" integer, "offset" bigint, key bytea, value bytea, in offset
+ * order) to one open sink in batches, as the worker does, and say how long
+ * the sink itself took.  Fetching the recorded messages is not timed: the
+ * worker gets them from librdkafka.  Not part of the extension's SQL; the
+ * Kafka benchmarks declare it.
+ */
+Datum
+kafka_sink_replay(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int			batch = PG_ARGISNULL(2) ? 10000 : PG_GETARG_INT32(2);
+	MemoryContext cxt;
+	MemoryContext batch_cxt;
+	MemoryContext old;
+	KafkaStream *stream;
+	KafkaSink  *sink;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		rnulls[4] = {0};
+	int64		inserted = 0;
+	int64		dead = 0;
+	int32		batches = 0;
+	instr_time	total;
+
+	if (batch < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be positive")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "kafka replay", ALLOCSET_DEFAULT_SIZES);
+	batch_cxt = AllocSetContextCreate(cxt, "kafka replay batch", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	SPI_connect();
+	stream = KafkaLoadStream(name, false, cxt);
+	sink = KafkaSinkOpen(stream, cxt);
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	INSTR_TIME_SET_ZERO(total);
+	for (;;)
+	{
+		KafkaMessage *msgs;
+		KafkaBatchResult res;
+		int			n;
+		instr_time	start;
+		instr_time	end;
+
+		SPI_cursor_fetch(portal, true, batch);
+		n = (int) SPI_processed;
+		if (n == 0)
+			break;
+		MemoryContextReset(batch_cxt);
+		MemoryContextSwitchTo(batch_cxt);
+		msgs = palloc0(sizeof(KafkaMessage) * n);
+		for (int i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		d;
+
+			msgs[i].partition = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+			msgs[i].offset = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+			d = SPI_getbinval(tup, td, 3, &isnull);
+			if (!isnull)
+			{
+				bytea	   *b = DatumGetByteaPCopy(d);
+
+				msgs[i].key = VARDATA(b);
+				msgs[i].key_len = VARSIZE(b) - VARHDRSZ;
+			}
+			d = SPI_getbinval(tup, td, 4, &isnull);
+			if (!isnull)
+			{
+				bytea	   *b = DatumGetByteaPCopy(d);
+
+				msgs[i].value = VARDATA(b);
+				msgs[i].value_len = VARSIZE(b) - VARHDRSZ;
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+		memset(&res, 0, sizeof(res));
+		res.status = palloc(n);
+
+		INSTR_TIME_SET_CURRENT(start);
+		KafkaSinkWriteBatch(sink, stream->topic, msgs, n, &res);
+		INSTR_TIME_SET_CURRENT(end);
+		INSTR_TIME_ACCUM_DIFF(total, end, start);
+
+		inserted += res.inserted;
+		dead += res.dead_letters;
+		batches++;
+		MemoryContextSwitchTo(cxt);
+	}
+	SPI_cursor_close(portal);
+	KafkaSinkClose(sink);
+	SPI_finish();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+
+	values[0] = Int32GetDatum(batches);
+	values[1] = Int64GetDatum(inserted);
+	values[2] = Int64GetDatum(dead);
+	values[3] = Float8GetDatum(INSTR_TIME_GET_MILLISEC(total));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, rnulls)));
 }
 
@@ -860,12 +978,22 @@ sink_writer(KafkaSink *sink, int32 id)
  * ----------------------------------------------------------------
  */
 
+/* Append bytes, growing the buffer only when needed (no trailing NUL). */
+static inline void
+put_raw(StringInfo buf, const void *p, int n)
+{
+	if (unlikely(buf->len + n >= buf->maxlen))
+		enlargeStringInfo(buf, n);
+	memcpy(buf->data + buf->len, p, n);
+	buf->len += n;
+}
+
 static inline void
 put_len(StringInfo buf, int32 len)
 {
 	uint32		n = pg_hton32((uint32) len);
 
-	appendBinaryStringInfoNT(buf, (const char *) &n, 4);
+	put_raw(buf, &n, 4);
 }
 
 static inline void
@@ -874,7 +1002,7 @@ put_int8(StringInfo buf, int64 v)
 	uint64		n = pg_hton64((uint64) v);
 
 	put_len(buf, 8);
-	appendBinaryStringInfoNT(buf, (const char *) &n, 8);
+	put_raw(buf, &n, 8);
 }
 
 static inline void
@@ -883,7 +1011,7 @@ put_int4(StringInfo buf, int32 v)
 	uint32		n = pg_hton32((uint32) v);
 
 	put_len(buf, 4);
-	appendBinaryStringInfoNT(buf, (const char *) &n, 4);
+	put_raw(buf, &n, 4);
 }
 
 static inline void
@@ -892,7 +1020,7 @@ put_int2(StringInfo buf, int16 v)
 	uint16		n = pg_hton16((uint16) v);
 
 	put_len(buf, 2);
-	appendBinaryStringInfoNT(buf, (const char *) &n, 2);
+	put_raw(buf, &n, 2);
 }
 
 static inline void
@@ -925,7 +1053,7 @@ static inline void
 put_bytes(StringInfo buf, const char *p, int len)
 {
 	put_len(buf, len);
-	appendBinaryStringInfoNT(buf, p, len);
+	put_raw(buf, p, len);
 }
 
 /* Epoch milliseconds or microseconds to a PostgreSQL timestamp. */
@@ -1829,106 +1957,146 @@ sink_dead_letters(KafkaSink *sink, const char *topic, KafkaMessage *msgs, MsgWor
 	}
 }
 
-static int
-agg_cmp(const void *a, const void *b)
+/* An hourly aggregate key: the group's bytes (in the batch) and the hour. */
+typedef struct AggKey
 {
-	const MsgWork *x = *(MsgWork *const *) a;
-	const MsgWork *y = *(MsgWork *const *) b;
-	int			c = memcmp(x->group, y->group, Min(x->group_len, y->group_len));
+	const char *group;
+	int			group_len;
+	int64		hour;
+} AggKey;
 
-	if (c != 0)
-		return c;
-	if (x->group_len != y->group_len)
-		return x->group_len < y->group_len ? -1 : 1;
-	if (x->hour != y->hour)
-		return x->hour < y->hour ? -1 : 1;
-	return 0;
+typedef struct AggEntry
+{
+	AggKey		key;			/* hash key */
+	int			index;			/* in the arrays of the upsert */
+} AggEntry;
+
+static uint32
+agg_hash(const void *key, Size keysize)
+{
+	const AggKey *k = key;
+
+	return hash_combine(hash_bytes((const unsigned char *) k->group, k->group_len),
+						hash_bytes_uint32((uint32) (k->hour / USECS_PER_HOUR)));
 }
 
-/* Aggregate the batch's rows per (group, hour) and upsert the sums. */
+static int
+agg_match(const void *key1, const void *key2, Size keysize)
+{
+	const AggKey *a = key1;
+	const AggKey *b = key2;
+
+	if (a->hour != b->hour || a->group_len != b->group_len)
+		return 1;
+	return memcmp(a->group, b->group, a->group_len);
+}
+
+/*
+ * Aggregate the batch's rows per (group, hour) in a hash table and upsert
+ * one row per key, in the order keys first appear.
+ */
 static void
 sink_aggregates(KafkaSink *sink, MsgWork *work, int n, KafkaBatchResult *res)
 {
-	MsgWork   **rows = palloc(sizeof(MsgWork *) * n);
-	int			nrows = 0;
 	int			ngroups = 0;
 	int			nagg = sink->nagg;
+	HASHCTL		hctl;
+	HTAB	   *keys;
 	Datum	   *groups;
 	Datum	   *hours;
-	Datum	   *counts;
-	Datum	  **vals;
+	int64	   *counts;
+	Datum	   *count_d;
+	double	  **vals;
 	bool	  **vnulls;
+	Datum	  **vals_d;
 	Datum		args[3 + 3 * 64];
 	int			dims[1];
 	int			lbs[1] = {1};
 
-	for (int i = 0; i < n; i++)
-		if (work[i].row_start >= 0 && work[i].has_agg)
-			rows[nrows++] = &work[i];
-	if (nrows == 0)
-		return;
-	qsort(rows, nrows, sizeof(MsgWork *), agg_cmp);
-
-	groups = palloc(sizeof(Datum) * nrows);
-	hours = palloc(sizeof(Datum) * nrows);
-	counts = palloc(sizeof(Datum) * nrows);
-	vals = palloc(sizeof(Datum *) * 3 * Max(nagg, 1));
-	vnulls = palloc(sizeof(bool *) * 3 * Max(nagg, 1));
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = sizeof(AggKey);
+	hctl.entrysize = sizeof(AggEntry);
+	hctl.hash = agg_hash;
+	hctl.match = agg_match;
+	hctl.hcxt = CurrentMemoryContext;
+	keys = hash_create("kafka hourly aggregates", 1024, &hctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	groups = palloc(sizeof(Datum) * n);
+	hours = palloc(sizeof(Datum) * n);
+	counts = palloc0(sizeof(int64) * n);
+	vals = palloc(sizeof(double *) * 3 * Max(nagg, 1));
+	vnulls = palloc(sizeof(bool *) * Max(nagg, 1));
 	for (int k = 0; k < 3 * nagg; k++)
+		vals[k] = palloc(sizeof(double) * n);
+	for (int a = 0; a < nagg; a++)
 	{
-		vals[k] = palloc(sizeof(Datum) * nrows);
-		vnulls[k] = palloc(sizeof(bool) * nrows);
+		vnulls[a] = palloc(sizeof(bool) * n);
+		memset(vnulls[a], true, sizeof(bool) * n);
 	}
 
-	for (int i = 0; i < nrows;)
+	for (int i = 0; i < n; i++)
 	{
-		int			j = i;
-		int64		count = 0;
+		MsgWork    *mw = &work[i];
+		AggKey		key;
+		AggEntry   *e;
+		bool		found;
+		int			g;
 
-		groups[ngroups] = PointerGetDatum(cstring_to_text_with_len(rows[i]->group, rows[i]->group_len));
-		hours[ngroups] = TimestampTzGetDatum(rows[i]->hour);
+		if (mw->row_start < 0 || !mw->has_agg)
+			continue;
+		key.group = mw->group;
+		key.group_len = mw->group_len;
+		key.hour = mw->hour;
+		e = hash_search(keys, &key, HASH_ENTER, &found);
+		if (!found)
+		{
+			e->index = ngroups++;
+			groups[e->index] = PointerGetDatum(cstring_to_text_with_len(mw->group, mw->group_len));
+			hours[e->index] = TimestampTzGetDatum(mw->hour);
+		}
+		g = e->index;
+		counts[g]++;
 		for (int a = 0; a < nagg; a++)
 		{
-			vnulls[3 * a][ngroups] = vnulls[3 * a + 1][ngroups] = vnulls[3 * a + 2][ngroups] = true;
-		}
-		while (j < nrows && agg_cmp(&rows[i], &rows[j]) == 0)
-		{
-			count++;
-			for (int a = 0; a < nagg; a++)
-			{
-				double		v = rows[j]->agg[a];
+			double		v = mw->agg[a];
 
-				if (rows[j]->agg_null[a])
-					continue;
-				if (vnulls[3 * a][ngroups])
-				{
-					vals[3 * a][ngroups] = Float8GetDatum(v);
-					vals[3 * a + 1][ngroups] = Float8GetDatum(v);
-					vals[3 * a + 2][ngroups] = Float8GetDatum(v);
-					vnulls[3 * a][ngroups] = vnulls[3 * a + 1][ngroups] = vnulls[3 * a + 2][ngroups] = false;
-				}
-				else
-				{
-					vals[3 * a][ngroups] = Float8GetDatum(DatumGetFloat8(vals[3 * a][ngroups]) + v);
-					if (v < DatumGetFloat8(vals[3 * a + 1][ngroups]))
-						vals[3 * a + 1][ngroups] = Float8GetDatum(v);
-					if (v > DatumGetFloat8(vals[3 * a + 2][ngroups]))
-						vals[3 * a + 2][ngroups] = Float8GetDatum(v);
-				}
+			if (mw->agg_null[a])
+				continue;
+			if (vnulls[a][g])
+			{
+				vals[3 * a][g] = vals[3 * a + 1][g] = vals[3 * a + 2][g] = v;
+				vnulls[a][g] = false;
 			}
-			j++;
+			else
+			{
+				vals[3 * a][g] += v;
+				if (v < vals[3 * a + 1][g])
+					vals[3 * a + 1][g] = v;
+				if (v > vals[3 * a + 2][g])
+					vals[3 * a + 2][g] = v;
+			}
 		}
-		counts[ngroups] = Int64GetDatum(count);
-		ngroups++;
-		i = j;
+	}
+	if (ngroups == 0)
+		return;
+
+	count_d = palloc(sizeof(Datum) * ngroups);
+	for (int g = 0; g < ngroups; g++)
+		count_d[g] = Int64GetDatum(counts[g]);
+	vals_d = palloc(sizeof(Datum *) * 3 * Max(nagg, 1));
+	for (int k = 0; k < 3 * nagg; k++)
+	{
+		vals_d[k] = palloc(sizeof(Datum) * ngroups);
+		for (int g = 0; g < ngroups; g++)
+			vals_d[k][g] = Float8GetDatum(vals[k][g]);
 	}
 
 	dims[0] = ngroups;
 	args[0] = PointerGetDatum(construct_array(groups, ngroups, TEXTOID, -1, false, TYPALIGN_INT));
 	args[1] = PointerGetDatum(construct_array(hours, ngroups, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[2] = PointerGetDatum(construct_array(counts, ngroups, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(count_d, ngroups, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	for (int k = 0; k < 3 * nagg; k++)
-		args[3 + k] = PointerGetDatum(construct_md_array(vals[k], vnulls[k], 1, dims, lbs,
+		args[3 + k] = PointerGetDatum(construct_md_array(vals_d[k], vnulls[k / 3], 1, dims, lbs,
 														 FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_execute_plan(sink->agg_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not upsert the hourly aggregates");

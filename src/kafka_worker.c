@@ -107,10 +107,15 @@ KafkaWorkerMain(Datum main_arg)
 										  ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(WorkerContext);
 
-	/* the stream and its sink; retried while e.g. the subject is missing */
+	/*
+	 * The stream and its sink; retried while e.g. the subject is missing.
+	 * (No continue or break inside PG_TRY/PG_CATCH: they expand inside a
+	 * do-while of their own, so a flag says how it went.)
+	 */
 	for (;;)
 	{
 		MemoryContext cxt = AllocSetContextCreate(WorkerContext, "kafka stream", ALLOCSET_DEFAULT_SIZES);
+		volatile bool opened = false;
 
 		PG_TRY();
 		{
@@ -118,6 +123,7 @@ KafkaWorkerMain(Datum main_arg)
 			Stream = KafkaLoadStream(name, false, cxt);
 			Sink = KafkaSinkOpen(Stream, cxt);
 			END_TXN();
+			opened = true;
 		}
 		PG_CATCH();
 		{
@@ -134,11 +140,11 @@ KafkaWorkerMain(Datum main_arg)
 			worker_error(true, "stream \"%s\" cannot start: %s", name, edata->message);
 			worker_state("waiting: %s", edata->message);
 			FreeErrorData(edata);
-			worker_sleep(5000);
-			continue;
 		}
 		PG_END_TRY();
-		break;
+		if (opened)
+			break;
+		worker_sleep(5000);
 	}
 
 	Rk = worker_connect();
@@ -541,7 +547,7 @@ worker_write_batch(rd_kafka_message_t **rkm, int n)
 
 	for (;;)
 	{
-		bool		ok = false;
+		volatile bool ok = false;
 
 		KafkaSlotSetState(MySlot, attempt ? "retrying a batch" : "ingesting");
 		pgstat_report_activity(STATE_RUNNING, activity);

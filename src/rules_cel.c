@@ -23,6 +23,7 @@
 
 #include "catalog/pg_collation.h"
 #include "common/base64.h"
+#include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -366,9 +367,20 @@ PushValue(JsonbParseState **state, JsonbIteratorToken tok, const CelValue *v, in
 			if (isinf(v->u.d))
 				return v->u.d > 0 ? PushString(state, tok, "Infinity", 8) :
 					PushString(state, tok, "-Infinity", 9);
-			return PushNumeric(state, tok,
-							   DatumGetNumeric(DirectFunctionCall1(float8_numeric,
-																   Float8GetDatum(v->u.d))));
+			{
+				/*
+				 * The shortest decimal that reads back as the same double
+				 * (float8_numeric keeps only 15 significant digits, so
+				 * double(9007199254740992) would come out as ...990).
+				 */
+				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+				double_to_shortest_decimal_buf(v->u.d, buf);
+				return PushNumeric(state, tok,
+								   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+																	   ObjectIdGetDatum(InvalidOid),
+																	   Int32GetDatum(-1))));
+			}
 		case CEL_STRING:
 			return PushString(state, tok, v->u.s, v->len);
 		case CEL_BYTES:

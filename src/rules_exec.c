@@ -31,6 +31,8 @@
  */
 #include "postgres.h"
 
+#include "common/shortest_dec.h"
+
 #include <math.h>
 
 #include "access/xact.h"
@@ -780,9 +782,15 @@ JsonbFromCelScalar(const CelValue *c, JsonbValue *out)
 			}
 			else
 			{
+				/* the shortest decimal that reads back as the same double
+				 * (float8_numeric would keep only 15 significant digits) */
+				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+				double_to_shortest_decimal_buf(c->u.d, buf);
 				out->type = jbvNumeric;
-				out->val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
-																	   Float8GetDatum(c->u.d)));
+				out->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+																	   ObjectIdGetDatum(InvalidOid),
+																	   Int32GetDatum(-1)));
 			}
 			return true;
 		case CEL_STRING:

@@ -595,3 +595,38 @@ is_status "tags: a reader reads findTags" "200" GET "/schemas/ids/$tid?findTags=
 is_status "tags: a reader cannot POST tags (403)" "403" POST /subjects/tags-value/versions/1/tags '{}'
 q -c "ALTER SYSTEM RESET datacontract.http_role" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
+
+# -- Cached answers of GET /schemas/ids/{id} -----------------------------------
+# The worker keeps the answer per id; it must still check the role on every
+# request and notice a hard delete or an id re-created in IMPORT mode.
+csch() { jq -cn --arg n "$1" '{schema: ({type: "record", name: $n, fields: [{name: "a", type: "int"}]} | tojson)}'; }
+out=$(req POST /subjects/cache-a/versions "$(csch CacheA)")
+cid=$(echo "${out% *}" | jq .id)
+first=$(req GET "/schemas/ids/$cid")
+dc_is "cache: first GET by id" "$(echo "${first% *}" | jq -r .schema | jq -r .name) ${first##* }" "CacheA 200"
+dc_is "cache: the second (cached) GET answers the same" "$(req GET "/schemas/ids/$cid")" "$first"
+dc_is "cache: HEAD of a cached id is 200 without a body" \
+	"$(curl -s -I -o /dev/null -w '%{http_code} %{size_download}' "$B/schemas/ids/$cid")" "200 0"
+q -c "ALTER SYSTEM SET datacontract.http_auth = 'basic'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+is_status "cache: with basic auth no credentials is still 401" "401" GET "/schemas/ids/$cid" ""
+is_status "cache: ... a wrong password 401" "401" GET "/schemas/ids/$cid" "" -u rest_reader:bad
+is_req "cache: ... a role without datacontract roles 403" \
+	'{"error_code":40301,"message":"User is denied operation on this server."} 403' GET "/schemas/ids/$cid" "" -u rest_nobody:n-pw
+dc_is "cache: ... a reader gets the cached answer" "$(req GET "/schemas/ids/$cid" "" -u rest_reader:r-pw)" "$first"
+q -c "REVOKE datacontract_reader FROM rest_reader" >/dev/null
+is_status "cache: ... and is refused once its role is revoked" "403" GET "/schemas/ids/$cid" "" -u rest_reader:r-pw
+q -c "GRANT datacontract_reader TO rest_reader" -c "ALTER SYSTEM RESET datacontract.http_auth" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+q -c "SELECT datacontract.delete_subject('cache-a')" -c "SELECT datacontract.delete_subject('cache-a', true)" >/dev/null
+is_req "cache: a hard delete (from another session) makes the id 404" \
+	"{\"error_code\":40403,\"message\":\"Schema $cid not found\"} 404" GET "/schemas/ids/$cid"
+req PUT '/mode/cache-b?force=true' '{"mode":"IMPORT"}' >/dev/null
+out=$(req POST /subjects/cache-b/versions "$(csch CacheB | jq -c --argjson id "$cid" '. + {id: $id, version: 1}')")
+dc_is "cache: IMPORT re-creates the deleted id with other content" "$out" "{\"id\":$cid} 200"
+out=$(req GET "/schemas/ids/$cid")
+dc_is "cache: ... and GET by id answers the new content" "$(echo "${out% *}" | jq -r .schema | jq -r .name) ${out##* }" "CacheB 200"
+req DELETE /mode/cache-b >/dev/null
+before=$(req GET "/schemas/ids/$cid")
+q -c "ALTER TABLE datacontract.schemas ALTER COLUMN created_at SET DEFAULT pg_catalog.now()" >/dev/null
+dc_is "cache: a relcache invalidation of the table leaves answers right" "$(req GET "/schemas/ids/$cid")" "$before"
