@@ -67,6 +67,47 @@ typedef struct AvroStep
 	AvroPlan   *sub;			/* details of complex steps */
 } AvroStep;
 
+/*
+ * A record's writer fields as a flat list of fused operations, ended by
+ * FAST_END.  The common fields (primitives, and unions of null and one
+ * primitive) are read inline with the value's header precomputed; an
+ * operation finding anything unusual (a long length, non-ASCII text, too
+ * few bytes, a bad index) reads its field again with the field's step, so
+ * bad input gets the step's error, at the same offset.
+ */
+typedef enum AvroFastCode
+{
+	FAST_END,
+	FAST_OPT_STRING,			/* each FAST_OPT_x: union of null and x */
+	FAST_STRING,
+	FAST_OPT_BYTES,
+	FAST_BYTES,
+	FAST_OPT_LONG,
+	FAST_LONG,
+	FAST_OPT_INT,
+	FAST_INT,
+	FAST_OPT_FLOAT,
+	FAST_FLOAT,
+	FAST_OPT_DOUBLE,
+	FAST_DOUBLE,
+	FAST_OPT_BOOLEAN,
+	FAST_BOOLEAN,
+	FAST_NULL,
+	FAST_ENUM,
+	FAST_STEP					/* anything else: the field's step */
+} AvroFastCode;
+
+typedef struct AvroFastOp
+{
+	uint8		code;			/* AvroFastCode */
+	uint8		null_byte;		/* FAST_OPT_x: the index byte of null */
+	uint8		value_byte;		/* FAST_OPT_x: the index byte of x */
+	int32		offset;			/* byte offset of its slot in the fields */
+	const AvroStep *step;		/* the field's step */
+	AvroValue	head;			/* the value's kind, branch and schema */
+	AvroValue	null_head;		/* FAST_OPT_x: the same for null */
+} AvroFastOp;
+
 /* A compiled step's details; records are shared (and may be cyclic). */
 struct AvroPlan
 {
@@ -83,6 +124,9 @@ struct AvroPlan
 	int			ndefaults;		/* reader fields no writer field fills */
 	int		   *defaults;
 	AvroJsonKey *keys;			/* reader fields in jsonb key order */
+	AvroFastOp *fast;			/* the writer fields as fused operations */
+	Size		fields_bytes;	/* nfields * sizeof(AvroValue) */
+	int			nslots;			/* nfields, plus one for discarded fields */
 
 	/* top-level plans: the jsonb key order of every reader record */
 	int			nrecords;
@@ -123,8 +167,9 @@ typedef struct CompileContext
 static void CompileStep(CompileContext *cc, const AvroSchema *w,
 						const AvroSchema *r, AvroStep *step);
 static void CollectRecordKeys(CompileContext *cc, AvroPlan *plan);
+static void CompileFastOps(AvroPlan *plan);
 static AvroJsonKey *JsonKeyOrder(const AvroSchema *r);
-static bool DecodeRecord(const AvroPlan *plan, AvroDecodeState *s, AvroValue *out);
+static inline bool DecodeRecord(const AvroPlan *plan, AvroDecodeState *s, AvroValue *out);
 static bool DecodeStep(const AvroStep *st, AvroDecodeState *s, AvroValue *out);
 static bool DecodeComplex(const AvroStep *st, AvroDecodeState *s, AvroValue *out);
 static bool DefaultValue(const AvroJson *json, const AvroSchema *schema,
@@ -414,7 +459,98 @@ CompileRecord(CompileContext *cc, const AvroSchema *w, const AvroSchema *r)
 	}
 	pfree(matched);
 	plan->keys = JsonKeyOrder(r);
+	plan->fields_bytes = (Size) r->nfields * sizeof(AvroValue);
+	CompileFastOps(plan);
 	return plan;
+}
+
+/* The header a step's value gets (as DecodeStepInline sets it). */
+static void
+FastHead(const AvroStep *st, int16 tag, AvroValue *head)
+{
+	memset(head, 0, sizeof(AvroValue));
+	head->kind = st->kind;
+	head->branch = st->branch >= 0 ? st->branch : tag;
+	head->schema = st->reader;
+}
+
+/* The fused operation reading a primitive step, or FAST_STEP. */
+static AvroFastCode
+FastCode(const AvroStep *st)
+{
+	switch ((AvroOp) st->op)
+	{
+		case OP_NULL:
+			return FAST_NULL;
+		case OP_BOOLEAN:
+			return FAST_BOOLEAN;
+		case OP_INT:
+		case OP_INT_LONG:
+			return FAST_INT;
+		case OP_LONG:
+			return FAST_LONG;
+		case OP_FLOAT:
+			return FAST_FLOAT;
+		case OP_DOUBLE:
+			return FAST_DOUBLE;
+		case OP_BYTES:
+		case OP_STRING_BYTES:
+			return FAST_BYTES;
+		case OP_STRING:
+		case OP_BYTES_STRING:
+			return FAST_STRING;
+		case OP_ENUM:
+			return FAST_ENUM;
+		default:
+			return FAST_STEP;
+	}
+}
+
+/* Compile a record plan's writer fields into fused operations. */
+static void
+CompileFastOps(AvroPlan *plan)
+{
+	plan->fast = palloc0(sizeof(AvroFastOp) * (plan->nsteps + 1));
+	plan->nslots = plan->nfields;
+	for (int i = 0; i < plan->nsteps; i++)
+		if (plan->steps[i].slot < 0)
+			plan->nslots = plan->nfields + 1;
+	for (int i = 0; i < plan->nsteps; i++)
+	{
+		const AvroStep *st = &plan->steps[i];
+		AvroFastOp *op = &plan->fast[i];
+		AvroFastCode code = FastCode(st);
+
+		/* discarded fields go to a slot after the record's */
+		op->offset = (st->slot >= 0 ? st->slot : plan->nfields) * sizeof(AvroValue);
+		op->step = st;
+		FastHead(st, -1, &op->head);
+		if (st->op == OP_UNION && st->sub->nbranches == 2)
+		{
+			/* a writer union of null and a primitive: one operation */
+			const AvroStep *b0 = &st->sub->branches[0];
+			const AvroStep *b1 = &st->sub->branches[1];
+			int			nul = (b0->op == OP_NULL) ? 0 : (b1->op == OP_NULL) ? 1 : -1;
+			const AvroStep *vb = (nul == 0) ? b1 : b0;
+			int16		tag = st->branch >= 0 ? st->branch : -1;
+
+			code = FAST_STEP;
+			if (nul >= 0 && vb->op != OP_NULL && vb->op != OP_ENUM)
+				code = FastCode(vb);
+			if (code != FAST_STEP && code != FAST_NULL)
+			{
+				code--;			/* FAST_OPT_x precedes FAST_x */
+				op->null_byte = (uint8) (2 * nul);	/* zigzag */
+				op->value_byte = (uint8) (2 * (1 - nul));
+				FastHead(vb, tag, &op->head);
+				FastHead(nul == 0 ? b0 : b1, tag, &op->null_head);
+			}
+			else
+				code = FAST_STEP;
+		}
+		op->code = code;
+	}
+	plan->fast[plan->nsteps].code = FAST_END;
 }
 
 /* Compile the step that reads a writer w value as a reader r value. */
@@ -709,9 +845,41 @@ ReadLongChecked(AvroDecodeState *s, int64 *v)
 }
 
 /*
+ * The raw bits of a varint of up to eight bytes, with eight bytes readable
+ * at p: found and compacted in a register (no loop).  Returns its length
+ * in bytes, or 0 when it is longer.
+ */
+static pg_attribute_always_inline int
+Varint8(const uint8 *p, uint64 *raw)
+{
+	uint64		x;
+	uint64		stops;
+	int			last;
+
+	memcpy(&x, p, 8);
+	x = pg_bswap64(pg_hton64(x));	/* little-endian */
+	stops = ~x & UINT64CONST(0x8080808080808080);
+	if (unlikely(stops == 0))
+		return 0;
+	last = pg_rightmost_one_pos64(stops);	/* 7, 15, .. 63 */
+	/* keep the varint's bytes, drop the continuation bits */
+	if (last < 63)
+		x &= (UINT64CONST(1) << (last + 1)) - 1;
+	x &= UINT64CONST(0x7f7f7f7f7f7f7f7f);
+	/* squeeze the 7-bit groups together: 2 x 7, 2 x 14, 2 x 28 bits */
+	x = ((x & UINT64CONST(0x7f007f007f007f00)) >> 1) |
+		(x & UINT64CONST(0x007f007f007f007f));
+	x = ((x & UINT64CONST(0x3fff00003fff0000)) >> 2) |
+		(x & UINT64CONST(0x00003fff00003fff));
+	*raw = ((x & UINT64CONST(0x0fffffff00000000)) >> 4) |
+		(x & UINT64CONST(0x000000000fffffff));
+	return (last + 1) / 8;
+}
+
+/*
  * Read a varint long of more than one byte.  With eight bytes left, a
- * varint of up to eight bytes is found and compacted in a register (no
- * loop); anything else (and bad input) goes byte by byte.
+ * varint of up to eight bytes goes through Varint8; anything else (and bad
+ * input) goes byte by byte.
  */
 static pg_noinline bool
 ReadLongMulti(AvroDecodeState *s, int64 *v)
@@ -720,29 +888,12 @@ ReadLongMulti(AvroDecodeState *s, int64 *v)
 
 	if (likely(s->end - p >= 8))
 	{
-		uint64		x;
-		uint64		stops;
+		uint64		r;
+		int			n = Varint8(p, &r);
 
-		memcpy(&x, p, 8);
-		x = pg_bswap64(pg_hton64(x));	/* little-endian */
-		stops = ~x & UINT64CONST(0x8080808080808080);
-		if (likely(stops != 0))
+		if (likely(n > 0))
 		{
-			int			last = pg_rightmost_one_pos64(stops);	/* 7, 15, .. 63 */
-			uint64		r;
-
-			/* keep the varint's bytes, drop the continuation bits */
-			if (last < 63)
-				x &= (UINT64CONST(1) << (last + 1)) - 1;
-			x &= UINT64CONST(0x7f7f7f7f7f7f7f7f);
-			/* squeeze the 7-bit groups together: 2 x 7, 2 x 14, 2 x 28 bits */
-			x = ((x & UINT64CONST(0x7f007f007f007f00)) >> 1) |
-				(x & UINT64CONST(0x007f007f007f007f));
-			x = ((x & UINT64CONST(0x3fff00003fff0000)) >> 2) |
-				(x & UINT64CONST(0x00003fff00003fff));
-			r = ((x & UINT64CONST(0x0fffffff00000000)) >> 4) |
-				(x & UINT64CONST(0x000000000fffffff));
-			s->pos = p + (last + 1) / 8;
+			s->pos = p + n;
 			*v = UNZIGZAG64(r);
 			return true;
 		}
@@ -844,16 +995,19 @@ AllAscii(const uint8 *p, int64 len)
 	if (len >= 8)
 	{
 		const uint8 *last = p + len - 8;
-		uint64		acc = 0;
+		uint64		acc;
 		uint64		w;
 
-		for (; p < last; p += 8)
+		/* the first and last eight bytes, then any between */
+		memcpy(&acc, p, 8);
+		memcpy(&w, last, 8);
+		acc |= w;
+		for (p += 8; p < last; p += 8)
 		{
 			memcpy(&w, p, 8);
 			acc |= w;
 		}
-		memcpy(&w, last, 8);
-		return !((acc | w) & UINT64CONST(0x8080808080808080));
+		return !(acc & UINT64CONST(0x8080808080808080));
 	}
 	if (len >= 4)
 	{
@@ -1175,30 +1329,283 @@ DecodeStep(const AvroStep *st, AvroDecodeState *s, AvroValue *out)
 }
 
 /*
- * Decode a record into slots from the arena: reader defaults copied into
- * the slots no writer field fills, then the writer's fields in order.
+ * Read the writer fields of a record from step "from" on, each with its
+ * step (the general path).
  */
-static bool
-DecodeRecord(const AvroPlan *plan, AvroDecodeState *s, AvroValue *out)
+static pg_noinline bool
+DecodeFieldSteps(const AvroPlan *plan, AvroDecodeState *s, AvroValue *fields,
+				 int from)
 {
-	AvroValue  *fields;
 	AvroValue	scratch;
-	int			n = plan->nfields;
 
-	if (unlikely(plan->fail != NULL))
-		return DecodeFail(s, AVRO_ERR_RESOLUTION, s->pos, "%s", plan->fail);
-	if (unlikely(!Charge(s, n, sizeof(AvroValue), s->pos)))
-		return false;
-	fields = ArenaAlloc(s, n);
-	for (int i = 0; i < plan->ndefaults; i++)
-		fields[plan->defaults[i]] = plan->initial[plan->defaults[i]];
-	for (int i = 0; i < plan->nsteps; i++)
+	for (int i = from; i < plan->nsteps; i++)
 	{
 		const AvroStep *st = &plan->steps[i];
 
 		if (unlikely(!DecodeStepInline(st, s, st->slot >= 0 ? &fields[st->slot] : &scratch)))
 			return false;
 	}
+	return true;
+}
+
+/*
+ * A varint byte length of one or two bytes at p (before end), as
+ * *len; false for anything else (longer, negative, or cut off).
+ */
+static pg_attribute_always_inline bool
+FastLength(const uint8 *p, const uint8 *end, int64 *len, int *nbytes)
+{
+	uint32		b = p[0];
+
+	if (likely((b & 0x81) == 0))
+	{
+		*len = b >> 1;
+		*nbytes = 1;
+		return true;
+	}
+	if ((b & 0x81) == 0x80 && end - p >= 2 && !(p[1] & 0x80))
+	{
+		/* two bytes: zigzag bit is bit 0 of the first, clear: not negative */
+		*len = ((b & 0x7f) >> 1) | ((uint32) p[1] << 6);
+		*nbytes = 2;
+		return true;
+	}
+	return false;
+}
+
+/* Store a value's header (kind, branch, len, schema; not the datum). */
+#define FAST_HEAD(dst, head) \
+	memcpy((dst), (head), offsetof(AvroValue, u))
+
+/* Go on to the next operation, its field starting at q. */
+#define FAST_NEXT() \
+	do { \
+		p = q; \
+		op++; \
+		dst = (AvroValue *) ((char *) fields + op->offset); \
+		goto dispatch; \
+	} while (0)
+
+/* FAST_OPT_x: read the union index, store a null or go on to read x. */
+#define FAST_OPTIONAL() \
+	if (unlikely(q >= end)) \
+		goto slow; \
+	if (*q == op->null_byte) \
+	{ \
+		FAST_HEAD(dst, &op->null_head); \
+		q++; \
+		FAST_NEXT(); \
+	} \
+	if (unlikely(*q != op->value_byte)) \
+		goto slow; \
+	q++
+
+/*
+ * Read a record's writer fields with its fused operations.  The caller has
+ * made sure that the rest of the input fits the value budget, so strings
+ * (at most the rest of the input) need no budget check of their own: they
+ * are charged, and that is checked again only after a field read by its
+ * step, which may have charged values that take no input.
+ */
+static pg_attribute_always_inline bool
+DecodeFastFields(const AvroPlan *plan, AvroDecodeState *s, AvroValue *fields)
+{
+	const AvroFastOp *op = plan->fast;
+	const uint8 *end = s->end;
+	const uint8 *p = s->pos;	/* start of op's field */
+	const uint8 *q = p;			/* where op reads */
+	AvroValue  *dst = (AvroValue *) ((char *) fields + op->offset);
+	int64		len;
+	uint64		raw;
+	int			nb;
+
+dispatch:
+	switch ((AvroFastCode) op->code)
+	{
+		case FAST_END:
+			s->pos = p;
+			return true;
+
+		case FAST_OPT_STRING:
+			FAST_OPTIONAL();
+			/* FALLTHROUGH */
+		case FAST_STRING:
+			if (unlikely(q >= end) || unlikely(!FastLength(q, end, &len, &nb)))
+				goto slow;
+			q += nb;
+			if (unlikely(len > end - q) || unlikely(!AllAscii(q, len)))
+				goto slow;
+			FAST_HEAD(dst, &op->head);
+			dst->len = (int32) len;
+			dst->u.p = (const char *) q;
+			s->budget -= len;
+			q += len;
+			FAST_NEXT();
+
+		case FAST_OPT_BYTES:
+			FAST_OPTIONAL();
+			/* FALLTHROUGH */
+		case FAST_BYTES:
+			if (unlikely(q >= end) || unlikely(!FastLength(q, end, &len, &nb)))
+				goto slow;
+			q += nb;
+			if (unlikely(len > end - q))
+				goto slow;
+			FAST_HEAD(dst, &op->head);
+			dst->len = (int32) len;
+			dst->u.p = (const char *) q;
+			s->budget -= len;
+			q += len;
+			FAST_NEXT();
+
+		case FAST_OPT_LONG:
+			FAST_OPTIONAL();
+			/* FALLTHROUGH */
+		case FAST_LONG:
+			if (likely(q < end) && !(*q & 0x80))
+			{
+				raw = *q;
+				nb = 1;
+			}
+			else if (unlikely(end - q < 8) || unlikely((nb = Varint8(q, &raw)) == 0))
+				goto slow;
+			FAST_HEAD(dst, &op->head);
+			dst->u.i = UNZIGZAG64(raw);
+			q += nb;
+			FAST_NEXT();
+
+		case FAST_OPT_INT:
+			FAST_OPTIONAL();
+			/* FALLTHROUGH */
+		case FAST_INT:
+			/* as ReadInt: at most five bytes, 32 bits */
+			if (likely(q < end) && !(*q & 0x80))
+			{
+				raw = *q;
+				nb = 1;
+			}
+			else if (unlikely(end - q < 8) ||
+					 unlikely((nb = Varint8(q, &raw)) == 0) ||
+					 unlikely(nb > 5 || raw > PG_UINT32_MAX))
+				goto slow;
+			FAST_HEAD(dst, &op->head);
+			dst->u.i = UNZIGZAG32((uint32) raw);
+			q += nb;
+			FAST_NEXT();
+
+		case FAST_OPT_FLOAT:
+			FAST_OPTIONAL();
+			/* FALLTHROUGH */
+		case FAST_FLOAT:
+			{
+				uint32		bits;
+
+				if (unlikely(end - q < 4))
+					goto slow;
+				memcpy(&bits, q, 4);
+				bits = pg_bswap32(pg_hton32(bits));	/* little-endian */
+				FAST_HEAD(dst, &op->head);
+				memcpy(&dst->u.f, &bits, 4);
+				q += 4;
+				FAST_NEXT();
+			}
+
+		case FAST_OPT_DOUBLE:
+			FAST_OPTIONAL();
+			/* FALLTHROUGH */
+		case FAST_DOUBLE:
+			{
+				uint64		bits;
+
+				if (unlikely(end - q < 8))
+					goto slow;
+				memcpy(&bits, q, 8);
+				bits = pg_bswap64(pg_hton64(bits));
+				FAST_HEAD(dst, &op->head);
+				memcpy(&dst->u.d, &bits, 8);
+				q += 8;
+				FAST_NEXT();
+			}
+
+		case FAST_OPT_BOOLEAN:
+			FAST_OPTIONAL();
+			/* FALLTHROUGH */
+		case FAST_BOOLEAN:
+			if (unlikely(q >= end) || unlikely(*q > 1))
+				goto slow;
+			FAST_HEAD(dst, &op->head);
+			dst->u.b = *q++;
+			FAST_NEXT();
+
+		case FAST_NULL:
+			FAST_HEAD(dst, &op->head);
+			FAST_NEXT();
+
+		case FAST_ENUM:
+			{
+				const AvroPlan *sub = op->step->sub;
+				uint32		idx;
+
+				if (unlikely(q >= end) || unlikely(*q & 0x81))
+					goto slow;
+				idx = *q >> 1;
+				if (unlikely(idx >= sub->nmap) || unlikely(sub->map[idx] < 0))
+					goto slow;
+				FAST_HEAD(dst, &op->head);
+				dst->u.i = sub->map[idx];
+				q++;
+				FAST_NEXT();
+			}
+
+		case FAST_STEP:
+			goto slow;
+	}
+	pg_unreachable();
+
+slow:
+	/* read the field again with its step, from its start */
+	s->pos = p;
+	if (unlikely(!DecodeStep(op->step, s, dst)))
+		return false;
+	q = s->pos;
+	if (unlikely(end - q > s->budget))
+	{
+		s->pos = q;
+		return DecodeFieldSteps(plan, s, fields, (op - plan->fast) + 1);
+	}
+	FAST_NEXT();
+}
+
+#undef FAST_HEAD
+#undef FAST_NEXT
+#undef FAST_OPTIONAL
+
+/*
+ * Decode a record into slots from the arena: reader defaults copied into
+ * the slots no writer field fills, then the writer's fields in order.
+ */
+static pg_attribute_always_inline bool
+DecodeRecord(const AvroPlan *plan, AvroDecodeState *s, AvroValue *out)
+{
+	AvroValue  *fields;
+	int			n = plan->nfields;
+
+	if (unlikely(plan->fail != NULL))
+		return DecodeFail(s, AVRO_ERR_RESOLUTION, s->pos, "%s", plan->fail);
+	/* as Charge(s, n, sizeof(AvroValue)), without the division */
+	if (unlikely((int64) plan->fields_bytes > s->budget))
+		return ChargeFail(s, s->pos);
+	s->budget -= plan->fields_bytes;
+	fields = ArenaAlloc(s, plan->nslots);
+	for (int i = 0; i < plan->ndefaults; i++)
+		fields[plan->defaults[i]] = plan->initial[plan->defaults[i]];
+	if (likely(s->end - s->pos <= s->budget))
+	{
+		if (unlikely(!DecodeFastFields(plan, s, fields)))
+			return false;
+	}
+	else if (!DecodeFieldSteps(plan, s, fields, 0))
+		return false;
 	out->len = n;
 	out->u.v = fields;
 	return true;
@@ -1330,7 +1737,22 @@ AvroPlanDecode(const AvroPlan *plan, AvroDecodeState *s,
 	s->arena_used = 0;
 	if (unlikely(s->arena_old != NULL))
 		ArenaFreeOld(s);
-	if (!DecodeStep(&plan->root, s, out))
+	if (likely(plan->root.op == OP_RECORD))
+	{
+		/* as DecodeStep and DecodeNestedRecord, at depth 1 */
+		out->kind = plan->root.kind;
+		out->branch = plan->root.branch;
+		out->schema = plan->root.reader;
+		if (unlikely(s->max_depth < 1))
+			return DecodeFail(s, AVRO_ERR_DEPTH, s->pos,
+							  "value nesting exceeds datacontract.max_value_depth (%d)",
+							  s->max_depth);
+		s->depth = 1;
+		if (!DecodeRecord(plan->root.sub, s, out))
+			return false;
+		s->depth = 0;
+	}
+	else if (!DecodeStep(&plan->root, s, out))
 		return false;
 	if (s->pos != s->end)
 		return DecodeFail(s, AVRO_ERR_TRAILING, s->pos,
