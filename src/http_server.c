@@ -37,6 +37,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
@@ -83,6 +84,10 @@ static int	http_connection_timeout = 60;
 static int	http_auth = HTTP_AUTH_NONE;
 static char *http_role = NULL;
 static char *http_primary_url = NULL;
+static char *http_tls_cert_file = NULL;
+static char *http_tls_key_file = NULL;
+static char *http_tls_cert = NULL;	/* PEM contents, read once per worker */
+static char *http_tls_key = NULL;
 
 /* One HTTP request's state, from its URI to its completion (malloc'd). */
 typedef struct HttpRequest
@@ -239,6 +244,22 @@ HttpServerInit(void)
 								1, 1, HTTP_MAX_DAEMONS * 8,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
+
+		DefineCustomStringVariable("datacontract.http_tls_cert_file",
+								   "PEM certificate (chain) the REST API serves HTTPS with.",
+								   "With datacontract.http_tls_key_file set too, the API speaks only HTTPS.",
+								   &http_tls_cert_file,
+								   "",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
+
+		DefineCustomStringVariable("datacontract.http_tls_key_file",
+								   "PEM private key of datacontract.http_tls_cert_file.",
+								   NULL,
+								   &http_tls_key_file,
+								   "",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
 	}
 
 	if (http_port == 0)
@@ -342,12 +363,49 @@ http_wait_for_extension(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * Read a PEM file for TLS into long-lived memory; a file that cannot be read
+ * is an error (the API must not fall back to plain HTTP).
+ */
+static char *
+http_read_pem(const char *path, const char *what)
+{
+	FILE	   *f = AllocateFile(path, "r");
+	StringInfoData buf;
+	char		chunk[4096];
+	size_t		n;
+	MemoryContext old;
+
+	if (f == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open the REST API's TLS %s \"%s\": %m", what, path)));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	initStringInfo(&buf);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		appendBinaryStringInfo(&buf, chunk, n);
+	MemoryContextSwitchTo(old);
+	if (ferror(f))
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read the REST API's TLS %s \"%s\": %m", what, path)));
+	FreeFile(f);
+	return buf.data;
+}
+
+/* Is HTTPS configured (both a certificate and a key)? */
+static bool
+http_tls_enabled(void)
+{
+	return http_tls_cert_file && http_tls_cert_file[0] && http_tls_key_file && http_tls_key_file[0];
+}
+
 /* Start one MHD daemon on an address (NULL: every address, dual stack). */
 static bool
 http_start_daemon(const struct sockaddr *addr)
 {
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
-	struct MHD_OptionItem opts[3];
+	struct MHD_OptionItem opts[5];
 	int			nopts = 0;
 	struct MHD_Daemon *d;
 
@@ -367,6 +425,16 @@ http_start_daemon(const struct sockaddr *addr)
 		opts[nopts++] = (struct MHD_OptionItem) {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
 	if (addr != NULL)
 		opts[nopts++] = (struct MHD_OptionItem) {MHD_OPTION_SOCK_ADDR, 0, (void *) addr};
+	if (http_tls_enabled())
+	{
+		if (http_tls_cert == NULL)
+			http_tls_cert = http_read_pem(http_tls_cert_file, "certificate");
+		if (http_tls_key == NULL)
+			http_tls_key = http_read_pem(http_tls_key_file, "key");
+		flags |= MHD_USE_TLS;
+		opts[nopts++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_CERT, 0, http_tls_cert};
+		opts[nopts++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_KEY, 0, http_tls_key};
+	}
 	opts[nopts] = (struct MHD_OptionItem) {MHD_OPTION_END, 0, NULL};
 
 	d = MHD_start_daemon(flags, (uint16_t) http_port, NULL, NULL,

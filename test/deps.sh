@@ -10,7 +10,7 @@ pkgs=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libjansson-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev librdkafka-dev
 	python3 python3-avro python3-confluent-kafka python3-requests
-	curl jq
+	curl jq openssl
 	libclang-rt-14-dev
 )
 # Node.js for the npm registry clients: the machine's own when it has one.
