@@ -63,7 +63,6 @@ static int	regex_cache_next = 0;
 static const CelProgram *CachedProgram(FunctionCallInfo fcinfo, text *expr);
 static Datum EvaluateToDatum(FunctionCallInfo fcinfo, const CelProgram *prog,
 							 CelValueVar *vars, int nvars);
-static void ValueFromJsonbValue(JsonbValue *jv, CelValue *out);
 static void ValueFromContainer(JsonbContainer *jc, CelValue *out);
 static JsonbValue *PushValue(JsonbParseState **state, JsonbIteratorToken tok,
 							 const CelValue *v, int depth);
@@ -217,7 +216,7 @@ CelValueFromJsonb(Jsonb *jb, CelValue *out)
 
 		if (!JsonbExtractScalar(&jb->root, &jv))
 			elog(ERROR, "invalid jsonb scalar");
-		ValueFromJsonbValue(&jv, out);
+		CelValueFromJsonbValue(&jv, out);
 	}
 	else
 		ValueFromContainer(&jb->root, out);
@@ -259,8 +258,8 @@ ValueFromNumeric(Numeric num, CelValue *out)
 	out->u.d = strtod(s, NULL);
 }
 
-static void
-ValueFromJsonbValue(JsonbValue *jv, CelValue *out)
+void
+CelValueFromJsonbValue(JsonbValue *jv, CelValue *out)
 {
 	out->len = 0;
 	switch (jv->type)
@@ -306,7 +305,7 @@ ValueFromContainer(JsonbContainer *jc, CelValue *out)
 	while ((tok = JsonbIteratorNext(&it, &jv, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY || tok == WJB_VALUE || tok == WJB_ELEM)
-			ValueFromJsonbValue(&jv, &out->u.items[n++]);
+			CelValueFromJsonbValue(&jv, &out->u.items[n++]);
 	}
 }
 

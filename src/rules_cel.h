@@ -121,6 +121,7 @@ extern bool CelEvaluateValues(const CelProgram *prog, const CelValueVar *vars,
 
 /* Conversions between jsonb and CelValues (rules_cel.c). */
 extern void CelValueFromJsonb(Jsonb *jb, CelValue *out);
+extern void CelValueFromJsonbValue(JsonbValue *jv, CelValue *out);
 extern Jsonb *CelValueToJsonb(const CelValue *value);
 
 /*

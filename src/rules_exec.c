@@ -682,72 +682,6 @@ RulesExistForMode(int32 schema_id, RuleMode mode)
  * ----------------------------------------------------------------
  */
 
-/* A JSON number as CEL sees it: int when integral and within int64. */
-static void
-CelFromNumeric(Numeric num, CelValue *out)
-{
-	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
-	char	   *dot = strchr(s, '.');
-	bool		integral = true;
-
-	out->len = 0;
-	if (dot)
-		for (char *c = dot + 1; *c; c++)
-			if (*c != '0')
-				integral = false;
-	if (integral && strcmp(s, "NaN") != 0 && strchr(s, 'I') == NULL)
-	{
-		char	   *end;
-		int64		i;
-
-		if (dot)
-			*dot = '\0';
-		errno = 0;
-		i = strtoll(s, &end, 10);
-		if (errno == 0 && *end == '\0')
-		{
-			out->type = CEL_INT;
-			out->u.i = i;
-			return;
-		}
-		if (dot)
-			*dot = '.';
-	}
-	out->type = CEL_DOUBLE;
-	out->u.d = strtod(s, NULL);
-}
-
-/* A JsonbValue (scalar or container) as a CEL value. */
-static void
-CelFromJsonbValue(JsonbValue *v, CelValue *out)
-{
-	out->len = 0;
-	switch (v->type)
-	{
-		case jbvNull:
-			out->type = CEL_NULL;
-			break;
-		case jbvBool:
-			out->type = CEL_BOOL;
-			out->u.b = v->val.boolean;
-			break;
-		case jbvString:
-			out->type = CEL_STRING;
-			out->len = v->val.string.len;
-			out->u.s = v->val.string.val;
-			break;
-		case jbvNumeric:
-			CelFromNumeric(v->val.numeric, out);
-			break;
-		case jbvBinary:
-			CelValueFromJsonb(JsonbValueToJsonb(v), out);
-			break;
-		default:
-			out->type = CEL_NULL;
-			break;
-	}
-}
-
 /* A CEL scalar as a JsonbValue (natural form); false for containers. */
 static bool
 JsonbFromCelScalar(const CelValue *c, JsonbValue *out)
@@ -847,7 +781,7 @@ MessageForRule(const CompiledRule *r, Jsonb *msg, CelValue *full, bool *full_val
 			out->u.items[2 * n].type = CEL_STRING;
 			out->u.items[2 * n].len = strlen(k);
 			out->u.items[2 * n].u.s = k;
-			CelFromJsonbValue(&v, &out->u.items[2 * n + 1]);
+			CelValueFromJsonbValue(&v, &out->u.items[2 * n + 1]);
 			n++;
 		}
 		out->len = n;
@@ -1145,7 +1079,7 @@ FieldValueToCel(const AvroSchema *branch, JsonbValue *v, CelValue *out)
 			return;
 		}
 	}
-	CelFromJsonbValue(v, out);
+	CelValueFromJsonbValue(v, out);
 }
 
 static void WalkValue(FieldWalk *w, JsonbParseState **st, JsonbIteratorToken tok,
@@ -1195,7 +1129,7 @@ ApplyToPrimitive(FieldWalk *w, JsonbParseState **st, JsonbIteratorToken tok,
 		if (fc->container_cel == NULL)
 		{
 			fc->container_cel = palloc(sizeof(CelValue));
-			CelFromJsonbValue(fc->container, fc->container_cel);
+			CelValueFromJsonbValue(fc->container, fc->container_cel);
 		}
 		vars[nv].name = "message";
 		vars[nv++].value = *fc->container_cel;
