@@ -258,6 +258,7 @@ ValueFromNumeric(Numeric num, CelValue *out)
 	out->u.d = strtod(s, NULL);
 }
 
+/* A JsonbValue (scalar or container) as a CEL value; strings point into it. */
 void
 CelValueFromJsonbValue(JsonbValue *jv, CelValue *out)
 {
