@@ -1,14 +1,16 @@
 # datacontract: PostgreSQL extension that is a Schema Registry with Data Contracts.
 EXTENSION   = datacontract
-EXTVERSION  = 0.1
+EXTVERSION  = 0.2
 MODULE_big  = datacontract
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is generated from the fragments in src/sql/, in name order:
 # each fragment holds the SQL surface of one module.
+# versions/ keeps the install scripts of released versions, as they were
+# released, and the scripts that upgrade each to the next.
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+DATA        = $(wildcard versions/$(EXTENSION)--*.sql)
 
 # pg_regress: every file in sql/ is a test, run on a private temporary instance.
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

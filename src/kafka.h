@@ -108,6 +108,9 @@ typedef struct KafkaBatchResult
 	int64		inserted;
 	int64		skipped;
 	int64		dead_letters;
+	int64		agg_rows;		/* aggregate rows written */
+	int64		agg_direct;	/* of those, written in C */
+	double		agg_ms;			/* time spent writing them */
 	uint8	   *status;			/* per message, KAFKA_MSG_* (caller's array) */
 } KafkaBatchResult;
 
@@ -117,6 +120,7 @@ typedef struct KafkaSink KafkaSink;
 extern KafkaStream *KafkaLoadStream(const char *name, bool for_update, MemoryContext cxt);
 extern KafkaSink *KafkaSinkOpen(KafkaStream *stream, MemoryContext cxt);
 extern int32 KafkaSinkReaderId(KafkaSink *sink);
+extern KafkaStream *KafkaSinkStream(KafkaSink *sink);
 extern void KafkaSinkWriteBatch(KafkaSink *sink, const char *topic,
 								KafkaMessage *msgs, int nmsgs, KafkaBatchResult *result);
 extern void KafkaSinkClose(KafkaSink *sink);

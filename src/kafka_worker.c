@@ -252,6 +252,17 @@ worker_connect(void)
 	conf_set(conf, "auto.offset.reset", "earliest");
 	conf_set(conf, "enable.partition.eof", "false");
 	conf_set(conf, "fetch.wait.max.ms", "10");
+
+	/*
+	 * Prefetch about 30 batches.  librdkafka 2.0 counts queued.min.messages
+	 * over the consumer queue of all partitions, and once the queue holds
+	 * more it looks at the partitions again only on its broker thread's
+	 * idle tick, up to a second later: with its default of 100000 a worker
+	 * that ingests 200000 messages a second idles half the time.  Memory:
+	 * about half a kilobyte per queued message, only while behind.
+	 */
+	conf_set(conf, "queued.min.messages",
+			 psprintf("%d", Min(Max(Stream->batch_size * 30, 100000), 1000000)));
 	conf_set(conf, "log.connection.close", "false");
 	conf_set(conf, "reconnect.backoff.max.ms", "1000");
 	for (lc = list_head(Stream->options); lc != NULL; lc = lnext(Stream->options, lc))

@@ -1,0 +1,135 @@
+-- Hourly aggregates of the Kafka sink: written in C for tables like the ones
+-- kafka_create_sink_tables makes, through SQL otherwise; the same results
+-- either way, nulls, late events, a concurrent writer and constraints included.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS datacontract CASCADE;
+CREATE EXTENSION datacontract;
+DROP EXTENSION IF EXISTS dblink;
+CREATE EXTENSION dblink;
+RESET client_min_messages;
+
+SELECT datacontract.register('agg-value', '{"type":"record","name":"Reading","fields":[
+ {"name":"device_id","type":"string"},{"name":"timestamp","type":"long"},
+ {"name":"temperature","type":"float"},{"name":"battery","type":["null","float"],"default":null}]}') AS id;
+-- three streams of the same messages: a table as made, one with a trigger,
+-- one with a column of its own
+INSERT INTO datacontract.kafka_streams (name, topic, subject, events_table, aggregates_table,
+		dead_letters_table, aggregate_fields)
+SELECT 'agg-' || t, 'agg-' || t, 'agg-value', format('public.agg_%s_events', t), format('public.agg_%s_hourly', t),
+	   format('public.agg_%s_dead', t), '{temperature,battery}'
+  FROM unnest(ARRAY['made', 'trig', 'extra']) t;
+SELECT datacontract.kafka_create_sink_tables('agg-' || t) FROM unnest(ARRAY['made', 'trig', 'extra']) t;
+SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'agg\_%\_hourly' ORDER BY 1;
+
+CREATE TABLE public.agg_trig_fired (op text, device_id text, hour timestamptz);
+CREATE FUNCTION public.agg_trig_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.agg_trig_fired VALUES (TG_OP, NEW.device_id, NEW.hour);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER note BEFORE INSERT OR UPDATE ON public.agg_trig_hourly
+	FOR EACH ROW EXECUTE FUNCTION public.agg_trig_note();
+ALTER TABLE public.agg_extra_hourly ADD COLUMN note text DEFAULT 'made through SQL';
+
+-- messages i in [first, first + n): 7 devices, a minute apart, battery
+-- null in a third of them and always for d6; values exact in binary
+CREATE FUNCTION pg_temp.messages(first integer, n integer) RETURNS bytea[] LANGUAGE sql AS $$
+SELECT array_agg(datacontract.avro_encode('agg-value',
+		 jsonb_build_object('device_id', 'd' || (i % 7), 'timestamp', 1700000000000::bigint + i * 60000::bigint,
+							'temperature', (i % 40) / 4.0,
+							'battery', CASE WHEN i % 3 = 0 OR i % 7 = 6 THEN NULL ELSE (i % 10) * 0.5 END))
+		 ORDER BY i)
+  FROM generate_series(first, first + n - 1) i
+$$;
+-- five batches, the last of them late (events of the first hours again)
+SELECT t, sum(r.inserted) AS inserted
+  FROM unnest(ARRAY['made', 'trig', 'extra']) t,
+	   LATERAL (SELECT * FROM generate_series(0, 3) b,
+					LATERAL datacontract._kafka_ingest('agg-' || t, 0, b * 40, pg_temp.messages(b * 40, 40))
+				UNION ALL
+				SELECT 4, * FROM datacontract._kafka_ingest('agg-' || t, 0, 160, pg_temp.messages(3, 20))) r
+ GROUP BY t ORDER BY t;
+
+-- each aggregates table equals the aggregates recomputed from its events
+CREATE FUNCTION pg_temp.differences(t text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE format($q$
+		SELECT count(*) FROM (
+			SELECT device_id, date_trunc('hour', event_time, 'UTC') AS hour, count(*) AS count,
+				   sum(temperature::float8) AS ts, min(temperature::float8) AS tmin, max(temperature::float8) AS tmax,
+				   sum(battery::float8) AS bs, min(battery::float8) AS bmin, max(battery::float8) AS bmax
+			  FROM public.agg_%1$s_events GROUP BY 1, 2) r
+		FULL JOIN public.agg_%1$s_hourly a USING (device_id, hour)
+		WHERE (r.count, r.ts, r.tmin, r.tmax, r.bs, r.bmin, r.bmax) IS DISTINCT FROM
+			  (a.count, a.temperature_sum, a.temperature_min, a.temperature_max, a.battery_sum, a.battery_min, a.battery_max)$q$, t)
+	INTO n;
+	RETURN n;
+END $$;
+SELECT t, pg_temp.differences(t) AS differences FROM unnest(ARRAY['made', 'trig', 'extra']) t;
+SELECT count(*) AS hourly_rows, sum(count) AS events, count(*) FILTER (WHERE battery_sum IS NULL) AS no_battery
+  FROM public.agg_made_hourly;
+-- the same rows in all three
+SELECT count(*) AS rows_not_in_all_three FROM (
+	(SELECT device_id, hour, count, temperature_sum, battery_sum FROM public.agg_made_hourly
+	 EXCEPT SELECT device_id, hour, count, temperature_sum, battery_sum FROM public.agg_trig_hourly)
+	UNION ALL
+	(SELECT device_id, hour, count, temperature_sum, battery_sum FROM public.agg_made_hourly
+	 EXCEPT SELECT device_id, hour, count, temperature_sum, battery_sum FROM public.agg_extra_hourly)) x;
+-- the trigger saw every write (rows went through SQL), the extra column got
+-- its default on every new row
+SELECT op, count(*) FROM public.agg_trig_fired GROUP BY op ORDER BY op;
+SELECT (SELECT count(*) FROM public.agg_trig_hourly) AS rows,
+	   (SELECT count(DISTINCT (device_id, hour)) FROM public.agg_trig_fired WHERE op = 'INSERT') AS inserted_by_sql;
+SELECT note, count(*) FROM public.agg_extra_hourly GROUP BY note;
+
+-- a concurrent writer: the sink's update waits for it, then adds to the row
+-- it left instead of overwriting it
+SELECT dblink_connect('other', format('dbname=%s host=%s port=%s', current_database(),
+	   split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port')));
+BEGIN;
+UPDATE public.agg_made_hourly SET count = count + 1000 WHERE device_id = 'd0' AND hour = '2023-11-14 22:00+00';
+SELECT dblink_send_query('other', format(
+	'SELECT inserted FROM datacontract._kafka_ingest(%L, 0, 500, %L::bytea[])', 'agg-made', pg_temp.messages(0, 7)));
+DO $$
+BEGIN
+	FOR i IN 1..1000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'transactionid'
+							 AND query LIKE '%_kafka_ingest%');
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END $$;
+SELECT count(*) AS ingest_waiting FROM pg_stat_activity WHERE wait_event = 'transactionid' AND query LIKE '%_kafka_ingest%';
+COMMIT;
+SELECT * FROM dblink_get_result('other') AS r(inserted bigint);
+SELECT dblink_disconnect('other');
+SELECT h.count - r.count AS added_by_the_other_writer
+  FROM public.agg_made_hourly h,
+	   (SELECT count(*) FROM public.agg_made_events
+		 WHERE device_id = 'd0' AND date_trunc('hour', event_time, 'UTC') = '2023-11-14 22:00+00') r
+ WHERE h.device_id = 'd0' AND h.hour = '2023-11-14 22:00+00';
+UPDATE public.agg_made_hourly SET count = count - 1000 WHERE device_id = 'd0' AND hour = '2023-11-14 22:00+00';
+SELECT pg_temp.differences('made') AS differences;
+
+-- a constraint on the aggregates holds for rows written in C, new or updated;
+-- the batch fails as a whole (the worker retries it)
+ALTER TABLE public.agg_made_hourly ADD CONSTRAINT sane CHECK (temperature_max < 1000);
+\set VERBOSITY terse
+SELECT inserted FROM datacontract._kafka_ingest('agg-made', 0, 600, ARRAY[
+	datacontract.avro_encode('agg-value', '{"device_id":"d0","timestamp":1700000000000,"temperature":5000}')]);
+SELECT inserted FROM datacontract._kafka_ingest('agg-made', 0, 600, ARRAY[
+	datacontract.avro_encode('agg-value', '{"device_id":"new","timestamp":1700000000000,"temperature":5000}')]);
+\set VERBOSITY default
+SELECT count(*) AS rows_of_the_failed_batches FROM public.agg_made_events WHERE "offset" >= 600;
+SELECT pg_temp.differences('made') AS differences;
+
+SET client_min_messages = warning;
+DROP TABLE public.agg_made_events, public.agg_made_hourly, public.agg_made_dead,
+	public.agg_trig_events, public.agg_trig_hourly, public.agg_trig_dead, public.agg_trig_fired,
+	public.agg_extra_events, public.agg_extra_hourly, public.agg_extra_dead;
+DROP FUNCTION public.agg_trig_note();
+DROP EXTENSION dblink;
+DELETE FROM datacontract.kafka_streams WHERE name LIKE 'agg-%';
+RESET client_min_messages;
