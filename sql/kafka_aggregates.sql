@@ -125,7 +125,74 @@ SELECT inserted FROM datacontract._kafka_ingest('agg-made', 0, 600, ARRAY[
 SELECT count(*) AS rows_of_the_failed_batches FROM public.agg_made_events WHERE "offset" >= 600;
 SELECT pg_temp.differences('made') AS differences;
 
+-- A sink kept open across batches, as the worker keeps it, finds the rows
+-- where its previous batch left them; a position gone stale (the row updated
+-- by someone else since) falls back to the index, and a writer still in
+-- progress on a remembered row makes the sink wait and add to its version.
+CREATE FUNCTION public.kafka_sink_replay(stream text, query text, batch_size integer DEFAULT 10000,
+		OUT batches integer, OUT inserted bigint, OUT dead_letters bigint, OUT sink_ms float8,
+		OUT sink_cpu_ms float8, OUT agg_rows bigint, OUT agg_direct bigint, OUT agg_ms float8,
+		OUT agg_remembered bigint)
+	RETURNS record AS '$libdir/datacontract', 'kafka_sink_replay' LANGUAGE C VOLATILE;
+INSERT INTO datacontract.kafka_streams (name, topic, subject, events_table, aggregates_table,
+		dead_letters_table, aggregate_fields)
+	VALUES ('agg-kept', 'agg-kept', 'agg-value', 'public.agg_kept_events', 'public.agg_kept_hourly',
+			'public.agg_kept_dead', '{temperature,battery}');
+SELECT datacontract.kafka_create_sink_tables('agg-kept');
+-- the last 21 messages of the first 180 three times more, at new positions
+CREATE TABLE public.agg_recorded AS
+SELECT 0 AS "partition", o AS "offset", NULL::bytea AS key, m AS value
+  FROM unnest(pg_temp.messages(0, 180) || pg_temp.messages(159, 21) || pg_temp.messages(159, 21) ||
+			  pg_temp.messages(159, 21)) WITH ORDINALITY u(m, o);
+SELECT batches, inserted, agg_rows, agg_direct, agg_remembered
+  FROM public.kafka_sink_replay('agg-kept', 'SELECT * FROM public.agg_recorded WHERE "offset" <= 180 ORDER BY "offset"', 30);
+SELECT pg_temp.differences('kept') AS differences;
+-- committed by someone else in between: d0's position is stale
+UPDATE public.agg_kept_hourly SET count = count + 1000 WHERE device_id = 'd0' AND hour = '2023-11-15 01:00+00';
+SELECT batches, inserted, agg_rows, agg_direct, agg_remembered
+  FROM public.kafka_sink_replay('agg-kept', 'SELECT * FROM public.agg_recorded WHERE "offset" BETWEEN 181 AND 201 ORDER BY "offset"', 30);
+SELECT h.count - r.count AS added_by_the_other_writer
+  FROM public.agg_kept_hourly h,
+	   (SELECT count(*) FROM public.agg_kept_events
+		 WHERE device_id = 'd0' AND date_trunc('hour', event_time, 'UTC') = '2023-11-15 01:00+00') r
+ WHERE h.device_id = 'd0' AND h.hour = '2023-11-15 01:00+00';
+UPDATE public.agg_kept_hourly SET count = count - 1000 WHERE device_id = 'd0' AND hour = '2023-11-15 01:00+00';
+SELECT pg_temp.differences('kept') AS differences;
+-- in progress while the sink, in another session, writes the same rows
+SELECT dblink_connect('other', format('dbname=%s host=%s port=%s', current_database(),
+	   split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port')));
+SELECT * FROM dblink('other', $$SELECT agg_rows, agg_remembered FROM public.kafka_sink_replay('agg-kept',
+	'SELECT * FROM public.agg_recorded WHERE "offset" BETWEEN 202 AND 222 ORDER BY "offset"', 30)$$)
+	AS r(agg_rows bigint, remembered bigint);
+BEGIN;
+UPDATE public.agg_kept_hourly SET count = count + 1000 WHERE device_id = 'd0' AND hour = '2023-11-15 01:00+00';
+SELECT dblink_send_query('other', $$SELECT agg_rows, agg_remembered FROM public.kafka_sink_replay('agg-kept',
+	'SELECT * FROM public.agg_recorded WHERE "offset" BETWEEN 223 AND 243 ORDER BY "offset"', 30)$$);
+DO $$
+BEGIN
+	FOR i IN 1..1000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'transactionid'
+							 AND query LIKE '%kafka_sink_replay%');
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END $$;
+SELECT count(*) AS sink_waiting FROM pg_stat_activity WHERE wait_event = 'transactionid' AND query LIKE '%kafka_sink_replay%';
+COMMIT;
+SELECT * FROM dblink_get_result('other') AS r(agg_rows bigint, remembered bigint);
+SELECT dblink_disconnect('other');
+SELECT h.count - r.count AS added_by_the_other_writer
+  FROM public.agg_kept_hourly h,
+	   (SELECT count(*) FROM public.agg_kept_events
+		 WHERE device_id = 'd0' AND date_trunc('hour', event_time, 'UTC') = '2023-11-15 01:00+00') r
+ WHERE h.device_id = 'd0' AND h.hour = '2023-11-15 01:00+00';
+UPDATE public.agg_kept_hourly SET count = count - 1000 WHERE device_id = 'd0' AND hour = '2023-11-15 01:00+00';
+SELECT pg_temp.differences('kept') AS differences;
+SELECT count(*) AS events, count(DISTINCT "offset") AS positions FROM public.agg_kept_events;
+
 SET client_min_messages = warning;
+DROP FUNCTION public.kafka_sink_replay(text, text, integer);
+DROP TABLE public.agg_kept_events, public.agg_kept_hourly, public.agg_kept_dead, public.agg_recorded;
 DROP TABLE public.agg_made_events, public.agg_made_hourly, public.agg_made_dead,
 	public.agg_trig_events, public.agg_trig_hourly, public.agg_trig_dead, public.agg_trig_fired,
 	public.agg_extra_events, public.agg_extra_hourly, public.agg_extra_dead;

@@ -109,7 +109,8 @@ typedef struct KafkaBatchResult
 	int64		skipped;
 	int64		dead_letters;
 	int64		agg_rows;		/* aggregate rows written */
-	int64		agg_direct;	/* of those, written in C */
+	int64		agg_direct;		/* of those, written in C */
+	int64		agg_remembered;	/* found where the previous batch left them */
 	double		agg_ms;			/* time spent writing them */
 	uint8	   *status;			/* per message, KAFKA_MSG_* (caller's array) */
 } KafkaBatchResult;

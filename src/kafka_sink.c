@@ -24,6 +24,7 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -44,6 +45,7 @@
 #include "parser/parse_relation.h"
 #include "port/pg_bswap.h"
 #include "portability/instr_time.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/acl.h"
@@ -139,6 +141,8 @@ struct KafkaSink
 	SPIPlanPtr	dead_plan;
 	SPIPlanPtr	agg_plan;		/* upsert by key */
 	bool		agg_checked;	/* said what slows its aggregates down */
+	struct aggpos_hash *agg_positions;	/* rows the last batch wrote in C */
+	MemoryContext agg_positions_cxt;
 	SPIPlanPtr	offsets_plan;
 };
 
@@ -308,14 +312,15 @@ kafka_sink_replay(PG_FUNCTION_ARGS)
 	SPIPlanPtr	plan;
 	Portal		portal;
 	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		rnulls[8] = {0};
+	Datum		values[9];
+	bool		rnulls[9] = {0};
 	double		cpu_ms = 0;
 	double		agg_ms = 0;
 	int64		inserted = 0;
 	int64		dead = 0;
 	int64		agg_rows = 0;
 	int64		agg_direct = 0;
+	int64		agg_remembered = 0;
 	int32		batches = 0;
 	instr_time	total;
 	Datum		arg;
@@ -418,6 +423,7 @@ kafka_sink_replay(PG_FUNCTION_ARGS)
 		dead += res.dead_letters;
 		agg_rows += res.agg_rows;
 		agg_direct += res.agg_direct;
+		agg_remembered += res.agg_remembered;
 		agg_ms += res.agg_ms;
 		batches++;
 		MemoryContextSwitchTo(cxt);
@@ -435,6 +441,7 @@ kafka_sink_replay(PG_FUNCTION_ARGS)
 	values[5] = Int64GetDatum(agg_rows);
 	values[6] = Int64GetDatum(agg_direct);
 	values[7] = Float8GetDatum(agg_ms);
+	values[8] = Int64GetDatum(agg_remembered);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, rnulls)));
 }
 
@@ -2058,54 +2065,72 @@ typedef struct AggKey
 	int64		hour;
 } AggKey;
 
-typedef struct AggEntry
-{
-	AggKey		key;			/* hash key */
-	int			index;			/* in the batch's groups */
-} AggEntry;
-
 /* One (group, hour) of a batch: its key, count, and whether its row was written. */
 typedef struct AggGroup
 {
 	AggKey		key;
 	int64		count;
 	bool		done;
+	ItemPointerData tid;		/* where its row is now, when written in C */
 } AggGroup;
 
-static uint32
-agg_hash(const void *key, Size keysize)
+/* The batch's (group, hour) keys, in an open-addressing hash table. */
+typedef struct AggEntry
 {
-	const AggKey *k = key;
+	AggKey		key;
+	uint32		hash;
+	int			index;			/* in the batch's groups */
+	char		status;
+} AggEntry;
 
+static inline uint32
+agg_key_hash(const AggKey *k)
+{
 	return hash_combine(hash_bytes((const unsigned char *) k->group, k->group_len),
-						hash_bytes_uint32((uint32) (k->hour / USECS_PER_HOUR)));
+						murmurhash32((uint32) (k->hour / USECS_PER_HOUR)));
 }
 
-static int
-agg_match(const void *key1, const void *key2, Size keysize)
+static inline bool
+agg_key_equal(const AggKey *a, const AggKey *b)
 {
-	const AggKey *a = key1;
-	const AggKey *b = key2;
-
-	if (a->hour != b->hour || a->group_len != b->group_len)
-		return 1;
-	return memcmp(a->group, b->group, a->group_len);
+	return a->hour == b->hour && a->group_len == b->group_len &&
+		memcmp(a->group, b->group, a->group_len) == 0;
 }
 
-static HTAB *
-agg_hash_create(const char *name, long nelem, Size entrysize, MemoryContext cxt)
+#define SH_PREFIX aggtab
+#define SH_ELEMENT_TYPE AggEntry
+#define SH_KEY_TYPE AggKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) agg_key_hash(&(k))
+#define SH_EQUAL(tb, a, b) agg_key_equal(&(a), &(b))
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* Where the last batch left its aggregate rows; the keys' bytes are copies. */
+typedef struct AggPosition
 {
-	HASHCTL		hctl;
+	AggKey		key;
+	uint32		hash;
+	ItemPointerData tid;
+	char		status;
+} AggPosition;
 
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = sizeof(AggKey);
-	hctl.entrysize = entrysize;
-	hctl.hash = agg_hash;
-	hctl.match = agg_match;
-	hctl.hcxt = cxt;
-	return hash_create(name, Max(nelem, 16), &hctl,
-					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-}
+#define SH_PREFIX aggpos
+#define SH_ELEMENT_TYPE AggPosition
+#define SH_KEY_TYPE AggKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) agg_key_hash(&(k))
+#define SH_EQUAL(tb, a, b) agg_key_equal(&(a), &(b))
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* Rows are locked in key order, so streams sharing a table do not deadlock. */
 static int
@@ -2311,9 +2336,72 @@ agg_insert_direct(KafkaSink *sink, Relation rel, AggLayout *lay, ResultRelInfo *
 }
 
 /*
+ * Fetch a group's row where the last batch left it, when it is still there:
+ * visible to our snapshot and of the same key (a stale position, after
+ * someone else's update, a vacuum or a truncation, finds nothing or another
+ * row).  The page is pruned first, as an index scan prunes the pages it
+ * reads, so that updates find room on it and stay HOT.
+ */
+static bool
+agg_fetch_remembered(KafkaSink *sink, Relation rel, AggLayout *lay, BlockNumber nblocks,
+					 AggGroup *grp, Snapshot snapshot, TupleTableSlot *slot, KafkaBatchResult *res)
+{
+	AggPosition *pos;
+	Buffer		buf;
+	bool		isnull;
+	text	   *g;
+
+	if (sink->agg_positions == NULL ||
+		(pos = aggpos_lookup(sink->agg_positions, grp->key)) == NULL ||
+		!ItemPointerIsValid(&pos->tid) || ItemPointerGetBlockNumber(&pos->tid) >= nblocks)
+		return false;
+	buf = ReadBuffer(rel, ItemPointerGetBlockNumber(&pos->tid));
+	heap_page_prune_opt(rel, buf);
+	ReleaseBuffer(buf);
+	if (!table_tuple_fetch_row_version(rel, &pos->tid, snapshot, slot))
+		return false;
+	if (DatumGetTimestampTz(slot_getattr(slot, lay->hour, &isnull)) != grp->key.hour || isnull)
+		return false;
+	g = DatumGetTextPP(slot_getattr(slot, lay->group, &isnull));
+	if (isnull || VARSIZE_ANY_EXHDR(g) != grp->key.group_len ||
+		memcmp(VARDATA_ANY(g), grp->key.group, grp->key.group_len) != 0)
+		return false;
+	res->agg_remembered++;
+	return true;
+}
+
+/* Remember where this batch left the rows it wrote in C, for the next batch. */
+static void
+agg_remember(KafkaSink *sink, AggGroup *all, int ngroups)
+{
+	MemoryContext cxt = AllocSetContextCreate(sink->cxt, "kafka aggregate positions", ALLOCSET_SMALL_SIZES);
+	aggpos_hash *positions = aggpos_create(cxt, Max(ngroups, 16), NULL);
+
+	for (int g = 0; g < ngroups; g++)
+	{
+		AggKey		key = all[g].key;
+		char	   *copy;
+		bool		found;
+		AggPosition *pos;
+
+		if (!all[g].done || !ItemPointerIsValid(&all[g].tid))
+			continue;
+		copy = MemoryContextAlloc(cxt, Max(key.group_len, 1));
+		memcpy(copy, key.group, key.group_len);
+		key.group = copy;
+		pos = aggpos_insert(positions, key, &found);
+		pos->tid = all[g].tid;
+	}
+	if (sink->agg_positions_cxt)
+		MemoryContextDelete(sink->agg_positions_cxt);
+	sink->agg_positions_cxt = cxt;
+	sink->agg_positions = positions;
+}
+
+/*
  * Add the batch's tallies to the aggregate rows that exist, in C: find each
- * row through the unique index (which also prunes its page, so updates stay
- * HOT), form the new version and update it as an UPDATE statement would,
+ * row where the last batch left it or through the unique index (which also
+ * prunes its page, so updates stay HOT), form the new version and update it as an UPDATE statement would,
  * index entries and constraints included; make the rows that do not exist
  * when the table has no columns but ours.  A row changed by a concurrent
  * transaction since our snapshot is left to the upsert, as are new rows
@@ -2321,7 +2409,7 @@ agg_insert_direct(KafkaSink *sink, Relation rel, AggLayout *lay, ResultRelInfo *
  */
 static void
 agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **groups, int n,
-				  AggGroup *all, double **vals, bool **vnulls)
+				 AggGroup *all, double **vals, bool **vnulls, KafkaBatchResult *res)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	EState	   *estate = CreateExecutorState();
@@ -2335,6 +2423,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 	Snapshot	snapshot;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int			nagg = sink->nagg;
+	BlockNumber nblocks;
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(rel);
@@ -2363,6 +2452,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 		skey[k].sk_collation = idx->rd_indcollation[k];
 	}
 	scan = index_beginscan(rel, idx, snapshot, 2, 0);
+	nblocks = RelationGetNumberOfBlocks(rel);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -2372,17 +2462,27 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 		TM_FailureData tmfd;
 		LockTupleMode lockmode;
 		bool		update_indexes;
+		bool		found;
 		TM_Result	result;
 
 		CHECK_FOR_INTERRUPTS();
-		for (int k = 0; k < 2; k++)
-			skey[k].sk_argument = idx->rd_index->indkey.values[k] == lay->group
-				? group : TimestampTzGetDatum(grp->key.hour);
-		index_rescan(scan, skey, 2, NULL, 0);
-		if (!index_getnext_slot(scan, ForwardScanDirection, old))
+		if (!agg_fetch_remembered(sink, rel, lay, nblocks, grp, snapshot, old, res))
+		{
+			for (int k = 0; k < 2; k++)
+				skey[k].sk_argument = idx->rd_index->indkey.values[k] == lay->group
+					? group : TimestampTzGetDatum(grp->key.hour);
+			index_rescan(scan, skey, 2, NULL, 0);
+			found = index_getnext_slot(scan, ForwardScanDirection, old);
+		}
+		else
+			found = true;
+		if (!found)
 		{
 			if (lay->insert && agg_insert_direct(sink, rel, lay, rri, estate, new, grp, group, g, vals, vnulls))
+			{
 				grp->done = true;
+				grp->tid = new->tts_tid;
+			}
 			ResetPerTupleExprContext(estate);
 			continue;			/* otherwise the upsert makes it */
 		}
@@ -2429,6 +2529,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 			list_free(ExecInsertIndexTuples(rri, new, estate, true, false, NULL, NIL));
 		ResetPerTupleExprContext(estate);
 		grp->done = true;
+		grp->tid = new->tts_tid;
 	}
 
 	index_endscan(scan);
@@ -2449,7 +2550,7 @@ sink_aggregates(KafkaSink *sink, MsgWork *work, int n, KafkaBatchResult *res)
 {
 	int			ngroups = 0;
 	int			nagg = sink->nagg;
-	HTAB	   *keys;
+	aggtab_hash *keys;
 	AggGroup   *all;
 	AggGroup  **sorted;
 	AggGroup  **todo;
@@ -2460,7 +2561,7 @@ sink_aggregates(KafkaSink *sink, MsgWork *work, int n, KafkaBatchResult *res)
 	AggLayout	lay;
 	const char *why;
 
-	keys = agg_hash_create("kafka hourly aggregates", 1024, sizeof(AggEntry), CurrentMemoryContext);
+	keys = aggtab_create(CurrentMemoryContext, 1024, NULL);
 	all = palloc0(sizeof(AggGroup) * n);
 	vals = palloc(sizeof(double *) * 3 * Max(nagg, 1));
 	vnulls = palloc(sizeof(bool *) * Max(nagg, 1));
@@ -2485,7 +2586,7 @@ sink_aggregates(KafkaSink *sink, MsgWork *work, int n, KafkaBatchResult *res)
 		key.group = mw->group;
 		key.group_len = mw->group_len;
 		key.hour = mw->hour;
-		e = hash_search(keys, &key, HASH_ENTER, &found);
+		e = aggtab_insert(keys, key, &found);
 		if (!found)
 		{
 			e->index = ngroups++;
@@ -2527,7 +2628,8 @@ sink_aggregates(KafkaSink *sink, MsgWork *work, int n, KafkaBatchResult *res)
 	rel = table_open(sink->agg_relid, RowExclusiveLock);
 	why = agg_layout(sink, rel, &lay);
 	if (why == NULL)
-		agg_write_direct(sink, rel, &lay, sorted, ngroups, all, vals, vnulls);
+		agg_write_direct(sink, rel, &lay, sorted, ngroups, all, vals, vnulls, res);
+	agg_remember(sink, all, ngroups);
 	if (!sink->agg_checked)
 	{
 		if (why != NULL)

@@ -30,7 +30,8 @@ q -c "SELECT datacontract.kafka_create_sink_tables()" >/dev/null
 q <<'SQL' >/dev/null
 CREATE FUNCTION public.kafka_sink_replay(stream text, query text, batch_size integer DEFAULT 10000,
 		OUT batches integer, OUT inserted bigint, OUT dead_letters bigint, OUT sink_ms float8,
-		OUT sink_cpu_ms float8, OUT agg_rows bigint, OUT agg_direct bigint, OUT agg_ms float8)
+		OUT sink_cpu_ms float8, OUT agg_rows bigint, OUT agg_direct bigint, OUT agg_ms float8,
+		OUT agg_remembered bigint)
 	RETURNS record AS '$libdir/datacontract', 'kafka_sink_replay' LANGUAGE C VOLATILE;
 SQL
 echo "recording $N messages..."
@@ -58,25 +59,25 @@ reset() {
 ms() { date +%s%N; }
 # One statement, so one transaction, per batch, as the worker commits each
 # batch; the sink's own time is summed.  Prints "sink_ms cpu_ms wall_ms
-# agg_rows agg_direct agg_ms".
+# agg_rows agg_direct agg_ms agg_remembered".
 run_sink() {
 	reset
 	local t0=$(ms) out
 	out=$(for ((b = 0; b < N; b += 10000)); do
-		echo "SELECT sink_ms, sink_cpu_ms, inserted, agg_rows, agg_direct, agg_ms FROM public.kafka_sink_replay('sensor-events', 'SELECT * FROM rec WHERE \"offset\" >= $b AND \"offset\" < $((b + 10000)) ORDER BY \"offset\"');"
+		echo "SELECT sink_ms, sink_cpu_ms, inserted, agg_rows, agg_direct, agg_ms, agg_remembered FROM public.kafka_sink_replay('sensor-events', 'SELECT * FROM rec WHERE \"offset\" >= $b AND \"offset\" < $((b + 10000)) ORDER BY \"offset\"');"
 	done | q)
 	local wall=$(( ($(ms) - t0) / 1000000 ))
-	echo "$out" | awk -F'|' -v n="$N" -v w="$wall" '{ ms += $1; cpu += $2; rows += $3; ar += $4; at += $5; am += $6 }
+	echo "$out" | awk -F'|' -v n="$N" -v w="$wall" '{ ms += $1; cpu += $2; rows += $3; ar += $4; at += $5; am += $6; rm += $7 }
 		END { if (rows != n) { print "sink inserted " rows " rows, expected " n > "/dev/stderr"; exit 1 }
-			  printf "%.0f %.0f %d %d %d %.0f\n", ms, cpu, w, ar, at, am }'
+			  printf "%.0f %.0f %d %d %d %.0f %d\n", ms, cpu, w, ar, at, am, rm }'
 }
 median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 noagg=() agg=() noagg_cpu=() agg_cpu=() noagg_wall=() agg_wall=() agg_own=()
 for r in $(seq "$R"); do
 	q -c "UPDATE datacontract.kafka_streams SET aggregates_table = NULL" >/dev/null
-	read -r s c w _ _ _ < <(run_sink); noagg+=("$s"); noagg_cpu+=("$c"); noagg_wall+=("$w")
+	read -r s c w _ _ _ _ < <(run_sink); noagg+=("$s"); noagg_cpu+=("$c"); noagg_wall+=("$w")
 	q -c "UPDATE datacontract.kafka_streams SET aggregates_table = 'public.hourly_aggregates'" >/dev/null
-	read -r s c w agg_written agg_direct a < <(run_sink); agg+=("$s"); agg_cpu+=("$c"); agg_wall+=("$w"); agg_own+=("$a")
+	read -r s c w agg_written agg_direct a agg_remembered < <(run_sink); agg+=("$s"); agg_cpu+=("$c"); agg_wall+=("$w"); agg_own+=("$a")
 done
 agg_rows=$(q -c "SELECT sum(count) FROM public.hourly_aggregates")
 [ "$agg_rows" = "$N" ] || { echo "aggregates count $agg_rows rows, expected $N" >&2; exit 1; }
@@ -110,7 +111,7 @@ echo "  sink path with aggregates:    ${cpu_agg} ms [${agg_cpu[*]}]"
 echo "  COPY (FORMAT binary):         ${cpu_copy} ms [${copy_cpu[*]}]"
 own=$(echo "${agg_own[*]}" | median)
 echo "time writing the aggregates, inside the sink with aggregates: ${own} ms [${agg_own[*]}] = $(awk -v a="$own" -v b="$sink_agg" 'BEGIN { printf "%.1f", a * 100 / (b - a) }')% over the rest of that sink"
-echo "aggregate rows written per run: $agg_written ($(( agg_direct * 100 / agg_written ))% of them written in C, the rest through SQL)"
+echo "aggregate rows written per run: $agg_written ($(( agg_direct * 100 / agg_written ))% of them in C, the rest through SQL; $(( agg_remembered * 100 / agg_written ))% found where the previous batch left them)"
 awk -v a="$sink_noagg" -v b="$sink_agg" -v c="$copy_ms" -v ca="$cpu_noagg" -v cb="$cpu_agg" -v cc="$cpu_copy" 'BEGIN {
 	printf "sink/COPY throughput ratio (no aggregates): %.2fx wall, %.2fx CPU (target >= 0.9x)\n", c / a, cc / ca;
 	printf "sink/COPY throughput ratio (aggregates):    %.2fx wall, %.2fx CPU\n", c / b, cc / cb;
