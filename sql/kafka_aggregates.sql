@@ -84,6 +84,22 @@ SELECT (SELECT count(*) FROM public.agg_trig_hourly) AS rows,
 	   (SELECT count(DISTINCT (device_id, hour)) FROM public.agg_trig_fired WHERE op = 'INSERT') AS inserted_by_sql;
 SELECT note, count(*) FROM public.agg_extra_hourly GROUP BY note;
 
+-- How many sessions running a query like pattern wait for another
+-- transaction; waits up to 10 s for one.
+CREATE FUNCTION pg_temp.sessions_waiting_for_a_transaction(pattern text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	FOR i IN 1..1000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		SELECT count(*) INTO n FROM pg_stat_activity
+		 WHERE wait_event = 'transactionid' AND query LIKE pattern AND pid <> pg_backend_pid();
+		EXIT WHEN n > 0;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	RETURN n;
+END $$;
+
 -- a concurrent writer: the sink's update waits for it, then adds to the row
 -- it left instead of overwriting it
 SELECT dblink_connect('other', format('dbname=%s host=%s port=%s', current_database(),
@@ -92,16 +108,7 @@ BEGIN;
 UPDATE public.agg_made_hourly SET count = count + 1000 WHERE device_id = 'd0' AND hour = '2023-11-14 22:00+00';
 SELECT dblink_send_query('other', format(
 	'SELECT inserted FROM datacontract._kafka_ingest(%L, 0, 500, %L::bytea[])', 'agg-made', pg_temp.messages(0, 7)));
-DO $$
-BEGIN
-	FOR i IN 1..1000 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'transactionid'
-							 AND query LIKE '%_kafka_ingest%');
-		PERFORM pg_sleep(0.01);
-	END LOOP;
-END $$;
-SELECT count(*) AS ingest_waiting FROM pg_stat_activity WHERE wait_event = 'transactionid' AND query LIKE '%_kafka_ingest%';
+SELECT pg_temp.sessions_waiting_for_a_transaction('%_kafka_ingest%') AS ingest_waiting;
 COMMIT;
 SELECT * FROM dblink_get_result('other') AS r(inserted bigint);
 SELECT dblink_disconnect('other');
@@ -168,16 +175,7 @@ BEGIN;
 UPDATE public.agg_kept_hourly SET count = count + 1000 WHERE device_id = 'd0' AND hour = '2023-11-15 01:00+00';
 SELECT dblink_send_query('other', $$SELECT agg_rows, agg_remembered FROM public.kafka_sink_replay('agg-kept',
 	'SELECT * FROM public.agg_recorded WHERE "offset" BETWEEN 223 AND 243 ORDER BY "offset"', 30)$$);
-DO $$
-BEGIN
-	FOR i IN 1..1000 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'transactionid'
-							 AND query LIKE '%kafka_sink_replay%');
-		PERFORM pg_sleep(0.01);
-	END LOOP;
-END $$;
-SELECT count(*) AS sink_waiting FROM pg_stat_activity WHERE wait_event = 'transactionid' AND query LIKE '%kafka_sink_replay%';
+SELECT pg_temp.sessions_waiting_for_a_transaction('%kafka_sink_replay%') AS sink_waiting;
 COMMIT;
 SELECT * FROM dblink_get_result('other') AS r(agg_rows bigint, remembered bigint);
 SELECT dblink_disconnect('other');
