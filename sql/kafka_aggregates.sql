@@ -188,6 +188,32 @@ UPDATE public.agg_kept_hourly SET count = count - 1000 WHERE device_id = 'd0' AN
 SELECT pg_temp.differences('kept') AS differences;
 SELECT count(*) AS events, count(DISTINCT "offset") AS positions FROM public.agg_kept_events;
 
+-- The kept sink follows its subject's latest version and its table's columns,
+-- as the worker's does: a new field goes to extra until a column of its name
+-- is added.
+SELECT datacontract.register('agg-value', '{"type":"record","name":"Reading","fields":[
+ {"name":"device_id","type":"string"},{"name":"timestamp","type":"long"},
+ {"name":"temperature","type":"float"},{"name":"battery","type":["null","float"],"default":null},
+ {"name":"firmware","type":"string","default":"unknown"}]}') AS v2_id;
+CREATE FUNCTION pg_temp.v2_messages(first integer, firmware text) RETURNS SETOF record LANGUAGE sql AS $$
+SELECT 0, first + i, NULL::bytea, datacontract.avro_encode('agg-value',
+		 jsonb_build_object('device_id', 'd' || i, 'timestamp', 1700000000000::bigint + i * 60000::bigint,
+							'temperature', 10, 'firmware', firmware), 2)
+  FROM generate_series(0, 2) i
+$$;
+INSERT INTO public.agg_recorded SELECT * FROM pg_temp.v2_messages(1001, '2.0') AS (p int, o bigint, k bytea, v bytea);
+SELECT batches, inserted FROM public.kafka_sink_replay('agg-kept',
+	'SELECT * FROM public.agg_recorded WHERE "offset" BETWEEN 1001 AND 1003 ORDER BY "offset"', 30);
+ALTER TABLE public.agg_kept_events ADD COLUMN firmware text;
+-- and a v1 message, read through the new reader, gets the field's default
+INSERT INTO public.agg_recorded SELECT * FROM pg_temp.v2_messages(1004, '2.1') AS (p int, o bigint, k bytea, v bytea)
+UNION ALL SELECT 0, 1007, NULL, datacontract.avro_encode('agg-value',
+	'{"device_id":"d3","timestamp":1700000000000,"temperature":10}', 1);
+SELECT batches, inserted FROM public.kafka_sink_replay('agg-kept',
+	'SELECT * FROM public.agg_recorded WHERE "offset" BETWEEN 1004 AND 1007 ORDER BY "offset"', 30);
+SELECT "offset", schema_id, device_id, firmware, extra FROM public.agg_kept_events WHERE "offset" > 1000 ORDER BY 1;
+SELECT pg_temp.differences('kept') AS differences;
+
 SET client_min_messages = warning;
 DROP FUNCTION public.kafka_sink_replay(text, text, integer);
 DROP TABLE public.agg_kept_events, public.agg_kept_hourly, public.agg_kept_dead, public.agg_recorded;

@@ -122,6 +122,7 @@ extern KafkaStream *KafkaLoadStream(const char *name, bool for_update, MemoryCon
 extern KafkaSink *KafkaSinkOpen(KafkaStream *stream, MemoryContext cxt);
 extern int32 KafkaSinkReaderId(KafkaSink *sink);
 extern KafkaStream *KafkaSinkStream(KafkaSink *sink);
+extern const char *KafkaSinkStale(KafkaSink *sink);
 extern void KafkaSinkWriteBatch(KafkaSink *sink, const char *topic,
 								KafkaMessage *msgs, int nmsgs, KafkaBatchResult *result);
 extern void KafkaSinkClose(KafkaSink *sink);

@@ -44,6 +44,7 @@
 static KafkaSlot *MySlot = NULL;
 static KafkaStream *Stream = NULL;
 static KafkaSink *Sink = NULL;
+static MemoryContext SinkContext = NULL;	/* the sink's memory */
 static MemoryContext WorkerContext = NULL;
 static rd_kafka_t *Rk = NULL;
 static rd_kafka_queue_t *Queue = NULL;
@@ -117,11 +118,12 @@ KafkaWorkerMain(Datum main_arg)
 		MemoryContext cxt = AllocSetContextCreate(WorkerContext, "kafka stream", ALLOCSET_DEFAULT_SIZES);
 		volatile bool opened = false;
 
+		SinkContext = AllocSetContextCreate(cxt, "kafka sink", ALLOCSET_DEFAULT_SIZES);
 		PG_TRY();
 		{
 			BEGIN_TXN();
 			Stream = KafkaLoadStream(name, false, cxt);
-			Sink = KafkaSinkOpen(Stream, cxt);
+			Sink = KafkaSinkOpen(Stream, SinkContext);
 			END_TXN();
 			opened = true;
 		}
@@ -529,6 +531,40 @@ worker_loop(void)
 	}
 }
 
+/*
+ * Open the sink again when it no longer matches its tables or its reader
+ * schema (a column added for a field, a new latest version): the new one
+ * first, so that a failure keeps the old one for the retry.
+ */
+static void
+worker_check_sink(void)
+{
+	const char *why = KafkaSinkStale(Sink);
+	MemoryContext cxt;
+	KafkaSink  *fresh;
+
+	if (why == NULL)
+		return;
+	cxt = AllocSetContextCreate(WorkerContext, "kafka sink", ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		fresh = KafkaSinkOpen(Stream, cxt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	ereport(LOG,
+			(errmsg("datacontract Kafka stream \"%s\": %s; its sink is open again with reader schema %d",
+					Stream->name, why, KafkaSinkReaderId(fresh))));
+	KafkaSinkClose(Sink);
+	MemoryContextDelete(SinkContext);
+	SinkContext = cxt;
+	Sink = fresh;
+}
+
 /* Write a batch, retrying with growing delays while the database fails. */
 static void
 worker_write_batch(rd_kafka_message_t **rkm, int n)
@@ -565,6 +601,7 @@ worker_write_batch(rd_kafka_message_t **rkm, int n)
 		PG_TRY();
 		{
 			BEGIN_TXN();
+			worker_check_sink();
 			MemoryContextSwitchTo(batch_cxt);
 			KafkaSinkWriteBatch(Sink, Stream->topic, msgs, n, &res);
 			END_TXN();

@@ -181,6 +181,22 @@ dc_is "aggregates not counted twice after the replay" \
 dc_is "offsets back at the end after the replay" \
 	"$(q -c "SELECT sum(next_offset) FROM datacontract.kafka_offsets")" $((good + poison))
 
+# A column dropped and one added while the worker runs: it opens its sink
+# again (the old one would name a column that no longer exists), and the
+# dropped column's field goes to extra.
+mark=$(wc -l <"$DC_PGDIR/server.log")
+q -c "ALTER TABLE public.sensor_events DROP COLUMN location, ADD COLUMN note text" >/dev/null
+$PY test/kafka/producer.py "$BOOT" sensor-events 500 --id "$V2" --v2 --seed 5 >/dev/null 2>&1
+good=$((good + 500))
+dc_check "a column dropped while running: the next 500 events arrive" wait_for $good $poison 30
+dc_is "... with the dropped column's field in extra" \
+	"$(q -c "SELECT count(*) > 0 FROM public.sensor_events WHERE extra ? 'location'")" t
+since_alter=$(tail -n +$((mark + 1)) "$DC_PGDIR/server.log")
+dc_check "... and the worker said why it opened its sink again" \
+	grep -q "the columns of its events table changed; its sink is open again" <<<"$since_alter"
+dc_is "... without a failed batch or a restart" \
+	"$(grep -cE "failed, retrying|exited, restarting it" <<<"$since_alter")" 0
+
 # 5. Clear logs: no flood of repeated lines.
 lines=$(grep -c "datacontract Kafka" "$DC_PGDIR/server.log")
 dc_check "server log has few Kafka lines ($lines)" test "$lines" -lt 80
