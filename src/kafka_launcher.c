@@ -243,10 +243,71 @@ KafkaInit(void)
 	}
 }
 
+/*
+ * Crash memory.  A worker that crashes (a signal, not an exit) makes the
+ * postmaster restart the whole server, launcher and shared memory included,
+ * so the launcher's own backoff is lost and a worker that crashes at once
+ * would take the server down again and again.  The postmaster process
+ * survives: just before it throws the old shared memory away, it notes the
+ * streams whose workers had started less than a minute before, with a
+ * doubled delay, and puts the notes in the new shared memory, where the new
+ * launcher reads them before starting those workers.  Any crash counts,
+ * ours or not: a worker started just before it waits a little.
+ */
+typedef struct KafkaCrashNote
+{
+	char		stream[KAFKA_NAME_LEN];
+	int			delay_ms;		/* 0: none */
+} KafkaCrashNote;
+
+static KafkaCrashNote *KafkaCrashNotes = NULL;	/* in shared memory */
+static KafkaCrashNote *PostmasterNotes = NULL;	/* the postmaster's copy */
+
+#define CRASH_SHORT_LIVED_MS	60000
+#define CRASH_MAX_DELAY_MS		60000
+
 static Size
 kafka_shmem_size(void)
 {
-	return mul_size(Max(kafka_max_streams, 1), sizeof(KafkaSlot));
+	return add_size(mul_size(Max(kafka_max_streams, 1), sizeof(KafkaSlot)),
+					mul_size(Max(kafka_max_streams, 1), sizeof(KafkaCrashNote)));
+}
+
+/*
+ * In the postmaster, as it resets shared memory (after a crash, or at
+ * shutdown): note the workers that had started less than a minute before.
+ */
+static void
+kafka_note_crash(int code, Datum arg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	KafkaCrashNote *notes;
+
+	if (KafkaSlots == NULL || KafkaCrashNotes == NULL)
+		return;
+	if (PostmasterNotes == NULL)
+		PostmasterNotes = MemoryContextAllocZero(TopMemoryContext,
+												 sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
+	notes = palloc0(sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
+	for (int i = 0; i < kafka_max_streams; i++)
+	{
+		KafkaSlot  *slot = &KafkaSlots[i];
+		char		stream[KAFKA_NAME_LEN];
+		int			prev = 0;
+
+		/* plain reads: the memory may be in any state after a crash */
+		if (!slot->in_use || slot->started_at == 0 ||
+			TimestampDifferenceExceeds(slot->started_at, now, CRASH_SHORT_LIVED_MS))
+			continue;
+		strlcpy(stream, slot->stream, sizeof(stream));
+		for (int k = 0; k < kafka_max_streams; k++)
+			if (PostmasterNotes[k].delay_ms > 0 && strcmp(PostmasterNotes[k].stream, stream) == 0)
+				prev = PostmasterNotes[k].delay_ms;
+		strlcpy(notes[i].stream, stream, sizeof(notes[i].stream));
+		notes[i].delay_ms = Min(Max(prev * 2, 1000), CRASH_MAX_DELAY_MS);
+	}
+	memcpy(PostmasterNotes, notes, sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
+	pfree(notes);
 }
 
 static void
@@ -267,13 +328,18 @@ kafka_shmem_startup(void)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	KafkaSlots = ShmemInitStruct("datacontract kafka slots", kafka_shmem_size(), &found);
+	KafkaCrashNotes = (KafkaCrashNote *) (KafkaSlots + Max(kafka_max_streams, 1));
 	if (!found)
 	{
 		memset(KafkaSlots, 0, kafka_shmem_size());
 		for (int i = 0; i < kafka_max_streams; i++)
 			SpinLockInit(&KafkaSlots[i].mutex);
+		if (PostmasterNotes != NULL)
+			memcpy(KafkaCrashNotes, PostmasterNotes, sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
 	}
 	LWLockRelease(AddinShmemInitLock);
+	if (!IsUnderPostmaster)
+		on_shmem_exit(kafka_note_crash, (Datum) 0);
 }
 
 /* A slot by index (the worker's main_arg). */
@@ -337,6 +403,26 @@ KafkaLauncherMain(Datum main_arg)
 		SpinLockAcquire(&KafkaSlots[i].mutex);
 		KafkaSlots[i].in_use = false;
 		SpinLockRelease(&KafkaSlots[i].mutex);
+	}
+
+	/* workers started shortly before the server restarted after a crash wait */
+	for (int i = 0; i < kafka_max_streams; i++)
+	{
+		KafkaCrashNote *note = &KafkaCrashNotes[i];
+		LauncherEntry *e;
+
+		if (note->delay_ms <= 0 || note->stream[0] == '\0')
+			continue;
+		e = &entries[nentries++];
+		memset(e, 0, sizeof(*e));
+		strlcpy(e->stream, note->stream, sizeof(e->stream));
+		e->slot = -1;
+		e->delay_ms = note->delay_ms;
+		e->next_start = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), note->delay_ms);
+		ereport(LOG,
+				(errmsg("datacontract Kafka worker of stream \"%s\" had started less than a minute before the server restarted after a crash; starting it in %d ms",
+						note->stream, note->delay_ms)));
+		note->delay_ms = 0;
 	}
 
 	for (;;)
@@ -533,6 +619,7 @@ launcher_start(LauncherEntry *e)
 			strlcpy(KafkaSlots[i].stream, e->stream, KAFKA_NAME_LEN);
 			KafkaSlots[i].pid = 0;
 			KafkaSlots[i].npartitions = 0;
+			KafkaSlots[i].started_at = GetCurrentTimestamp();
 			KafkaSlots[i].last_error[0] = '\0';
 			strlcpy(KafkaSlots[i].state, "starting", sizeof(KafkaSlots[i].state));
 			slot = i;

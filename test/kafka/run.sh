@@ -144,6 +144,12 @@ for i in 1 2 3; do
 	for _ in $(seq 60); do q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.25; done
 done
 dc_is "worker killed with SIGKILL 3 times mid-stream" "$kills" 3
+# Each kill makes the postmaster restart the server; it remembers workers
+# started less than a minute before and the new launcher waits longer each
+# time (the first kill may come more than a minute after that worker started).
+delays=$(grep -o 'after a crash; starting it in [0-9]* ms' "$DC_PGDIR/server.log" | grep -o '[0-9][0-9]*' | paste -sd ' ')
+dc_check "crash restarts delay the worker more each time ($delays)" \
+	test "$delays" = "1000 2000 4000" -o "$delays" = "1000 2000"
 sleep 1
 ctl "down 1"; sleep 1.5; ctl "up 1"
 ctl "errors 1 6 10"		# NOT_LEADER_FOR_PARTITION on the next 10 fetches
