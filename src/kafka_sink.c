@@ -2426,20 +2426,27 @@ agg_insert_direct(KafkaSink *sink, Relation rel, AggLayout *lay, ResultRelInfo *
  */
 static bool
 agg_fetch_remembered(KafkaSink *sink, Relation rel, AggLayout *lay, BlockNumber nblocks,
-					 AggGroup *grp, Snapshot snapshot, TupleTableSlot *slot, KafkaBatchResult *res)
+					 Bitmapset **pruned, AggGroup *grp, Snapshot snapshot, TupleTableSlot *slot,
+					 KafkaBatchResult *res)
 {
 	AggPosition *pos;
-	Buffer		buf;
+	BlockNumber blk;
 	bool		isnull;
 	text	   *g;
 
 	if (sink->agg_positions == NULL ||
 		(pos = aggpos_lookup(sink->agg_positions, grp->key)) == NULL ||
-		!ItemPointerIsValid(&pos->tid) || ItemPointerGetBlockNumber(&pos->tid) >= nblocks)
+		!ItemPointerIsValid(&pos->tid) || (blk = ItemPointerGetBlockNumber(&pos->tid)) >= nblocks)
 		return false;
-	buf = ReadBuffer(rel, ItemPointerGetBlockNumber(&pos->tid));
-	heap_page_prune_opt(rel, buf);
-	ReleaseBuffer(buf);
+	/* once per page and batch: what our own batch leaves there is not prunable yet */
+	if (!bms_is_member((int) blk, *pruned))
+	{
+		Buffer		buf = ReadBuffer(rel, blk);
+
+		heap_page_prune_opt(rel, buf);
+		ReleaseBuffer(buf);
+		*pruned = bms_add_member(*pruned, (int) blk);
+	}
 	if (!table_tuple_fetch_row_version(rel, &pos->tid, snapshot, slot))
 		return false;
 	if (DatumGetTimestampTz(slot_getattr(slot, lay->hour, &isnull)) != grp->key.hour || isnull)
@@ -2506,6 +2513,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int			nagg = sink->nagg;
 	BlockNumber nblocks;
+	Bitmapset  *pruned = NULL;
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(rel);
@@ -2548,7 +2556,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 		TM_Result	result;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!agg_fetch_remembered(sink, rel, lay, nblocks, grp, snapshot, old, res))
+		if (!agg_fetch_remembered(sink, rel, lay, nblocks, &pruned, grp, snapshot, old, res))
 		{
 			for (int k = 0; k < 2; k++)
 				skey[k].sk_argument = idx->rd_index->indkey.values[k] == lay->group
