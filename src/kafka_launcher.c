@@ -262,6 +262,7 @@ typedef struct KafkaCrashNote
 
 static KafkaCrashNote *KafkaCrashNotes = NULL;	/* in shared memory */
 static KafkaCrashNote *PostmasterNotes = NULL;	/* the postmaster's copy */
+static KafkaCrashNote *PostmasterScratch = NULL;
 
 #define CRASH_SHORT_LIVED_MS	60000
 #define CRASH_MAX_DELAY_MS		60000
@@ -283,23 +284,22 @@ kafka_note_crash(int code, Datum arg)
 	TimestampTz now = GetCurrentTimestamp();
 	KafkaCrashNote *notes;
 
-	if (KafkaSlots == NULL || KafkaCrashNotes == NULL)
+	if (KafkaSlots == NULL || PostmasterNotes == NULL || PostmasterScratch == NULL)
 		return;
-	if (PostmasterNotes == NULL)
-		PostmasterNotes = MemoryContextAllocZero(TopMemoryContext,
-												 sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
-	notes = palloc0(sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
+	notes = PostmasterScratch;
+	memset(notes, 0, sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
 	for (int i = 0; i < kafka_max_streams; i++)
 	{
 		KafkaSlot  *slot = &KafkaSlots[i];
 		char		stream[KAFKA_NAME_LEN];
 		int			prev = 0;
 
-		/* plain reads: the memory may be in any state after a crash */
+		/* plain bounded reads: the memory may be in any state after a crash */
 		if (!slot->in_use || slot->started_at == 0 ||
 			TimestampDifferenceExceeds(slot->started_at, now, CRASH_SHORT_LIVED_MS))
 			continue;
-		strlcpy(stream, slot->stream, sizeof(stream));
+		memcpy(stream, slot->stream, sizeof(stream));
+		stream[sizeof(stream) - 1] = '\0';
 		for (int k = 0; k < kafka_max_streams; k++)
 			if (PostmasterNotes[k].delay_ms > 0 && strcmp(PostmasterNotes[k].stream, stream) == 0)
 				prev = PostmasterNotes[k].delay_ms;
@@ -307,7 +307,6 @@ kafka_note_crash(int code, Datum arg)
 		notes[i].delay_ms = Min(Max(prev * 2, 1000), CRASH_MAX_DELAY_MS);
 	}
 	memcpy(PostmasterNotes, notes, sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
-	pfree(notes);
 }
 
 static void
@@ -339,7 +338,17 @@ kafka_shmem_startup(void)
 	}
 	LWLockRelease(AddinShmemInitLock);
 	if (!IsUnderPostmaster)
+	{
+		/* allocated now, so that the exit callback does not allocate */
+		if (PostmasterNotes == NULL)
+		{
+			PostmasterNotes = MemoryContextAllocZero(TopMemoryContext,
+													 sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
+			PostmasterScratch = MemoryContextAllocZero(TopMemoryContext,
+													   sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
+		}
 		on_shmem_exit(kafka_note_crash, (Datum) 0);
+	}
 }
 
 /* A slot by index (the worker's main_arg). */

@@ -26,6 +26,7 @@
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -35,6 +36,7 @@
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -879,7 +881,17 @@ KafkaSinkOpen(KafkaStream *stream, MemoryContext cxt)
 	AvroDecodeStateInit(&sink->self_state, cxt, 0, 0);
 	MemoryContextSwitchTo(old);
 
-	sink_prepare_plans(sink);
+	PG_TRY();
+	{
+		sink_prepare_plans(sink);
+	}
+	PG_CATCH();
+	{
+		/* saved plans live in CacheMemoryContext, not in cxt */
+		KafkaSinkClose(sink);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	return sink;
 }
 
@@ -2287,7 +2299,8 @@ agg_column(Relation rel, const char *name, Oid type)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->atttypid == type && !att->attgenerated ? att->attnum : InvalidAttrNumber;
+			return att->atttypid == type && att->atttypmod == -1 && !att->attgenerated
+				? att->attnum : InvalidAttrNumber;
 	}
 	return InvalidAttrNumber;
 }
@@ -2317,7 +2330,8 @@ agg_layout(KafkaSink *sink, Relation rel, AggLayout *lay)
 		return "it has row security";
 	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
 		return "it has generated columns";
-	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT | ACL_INSERT | ACL_UPDATE) != ACLCHECK_OK)
+	if (pg_class_aclmask(RelationGetRelid(rel), GetUserId(), ACL_SELECT | ACL_INSERT | ACL_UPDATE, ACLMASK_ALL) !=
+		(ACL_SELECT | ACL_INSERT | ACL_UPDATE))
 		return "the stream's role may not update it";
 	lay->group = agg_column(rel, sink->stream->group_field, TEXTOID);
 	lay->hour = agg_column(rel, "hour", TIMESTAMPTZOID);
@@ -2441,7 +2455,10 @@ agg_fetch_remembered(KafkaSink *sink, Relation rel, AggLayout *lay, BlockNumber 
 	/* once per page and batch: what our own batch leaves there is not prunable yet */
 	if (!bms_is_member((int) blk, *pruned))
 	{
-		Buffer		buf = ReadBuffer(rel, blk);
+		Buffer		buf;
+
+		ExecClearTuple(slot);	/* its pin would keep the page from being pruned */
+		buf = ReadBuffer(rel, blk);
 
 		heap_page_prune_opt(rel, buf);
 		ReleaseBuffer(buf);
@@ -2492,9 +2509,12 @@ agg_remember(KafkaSink *sink, AggGroup *all, int ngroups)
  * row where the last batch left it or through the unique index (which also
  * prunes its page, so updates stay HOT), form the new version and update it as an UPDATE statement would,
  * index entries and constraints included; make the rows that do not exist
- * when the table has no columns but ours.  A row changed by a concurrent
- * transaction since our snapshot is left to the upsert, as are new rows
- * otherwise.  Marks the groups it wrote as done.
+ * when the table has no columns but ours.  The first group it cannot write
+ * (a row changed by a concurrent transaction since our snapshot, a new row
+ * another transaction is inserting, a new row in a table with columns of
+ * its own) and every group after it are left to the upsert: rows are locked
+ * in key order either way, so writers sharing the table cannot deadlock.
+ * Marks the groups it wrote as done.
  */
 static void
 agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **groups, int n,
@@ -2519,6 +2539,12 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
+	/* what an UPDATE of the tallies changes: tells the indexes which ones are unchanged */
+	rte->updatedCols = bms_make_singleton(lay->count - FirstLowInvalidHeapAttributeNumber);
+	if (lay->updated_at != InvalidAttrNumber)
+		rte->updatedCols = bms_add_member(rte->updatedCols, lay->updated_at - FirstLowInvalidHeapAttributeNumber);
+	for (int k = 0; k < 3 * sink->nagg; k++)
+		rte->updatedCols = bms_add_member(rte->updatedCols, lay->cols[k] - FirstLowInvalidHeapAttributeNumber);
 	ExecInitRangeTable(estate, list_make1(rte));
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
@@ -2553,6 +2579,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 		LockTupleMode lockmode;
 		bool		update_indexes;
 		bool		found;
+		int64		count;
 		TM_Result	result;
 
 		CHECK_FOR_INTERRUPTS();
@@ -2568,13 +2595,12 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 			found = true;
 		if (!found)
 		{
-			if (lay->insert && agg_insert_direct(sink, rel, lay, rri, estate, new, grp, group, g, vals, vnulls))
-			{
-				grp->done = true;
-				grp->tid = new->tts_tid;
-			}
+			if (!lay->insert || !agg_insert_direct(sink, rel, lay, rri, estate, new, grp, group, g, vals, vnulls))
+				break;			/* the upsert makes it, and the groups after it */
+			grp->done = true;
+			grp->tid = new->tts_tid;
 			ResetPerTupleExprContext(estate);
-			continue;			/* otherwise the upsert makes it */
+			continue;
 		}
 
 		/* the new version: the old one plus the batch's tallies */
@@ -2582,8 +2608,11 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 		ExecClearTuple(new);
 		memcpy(new->tts_values, old->tts_values, sizeof(Datum) * desc->natts);
 		memcpy(new->tts_isnull, old->tts_isnull, sizeof(bool) * desc->natts);
-		new->tts_values[lay->count - 1] =
-			Int64GetDatum(DatumGetInt64(old->tts_values[lay->count - 1]) + grp->count);
+		if (pg_add_s64_overflow(DatumGetInt64(old->tts_values[lay->count - 1]), grp->count, &count))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("bigint out of range")));
+		new->tts_values[lay->count - 1] = Int64GetDatum(count);
 		for (int a = 0; a < nagg; a++)
 		{
 			int			sum = lay->cols[3 * a] - 1;
@@ -2595,7 +2624,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 			if (old->tts_isnull[sum])
 				new->tts_values[sum] = Float8GetDatum(vals[3 * a][g]);
 			else
-				new->tts_values[sum] = Float8GetDatum(DatumGetFloat8(old->tts_values[sum]) + vals[3 * a][g]);
+				new->tts_values[sum] = Float8GetDatum(float8_pl(DatumGetFloat8(old->tts_values[sum]), vals[3 * a][g]));
 			if (old->tts_isnull[mn] || float8_lt(vals[3 * a + 1][g], DatumGetFloat8(old->tts_values[mn])))
 				new->tts_values[mn] = Float8GetDatum(vals[3 * a + 1][g]);
 			if (old->tts_isnull[mx] || float8_gt(vals[3 * a + 2][g], DatumGetFloat8(old->tts_values[mx])))
@@ -2614,7 +2643,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 		result = table_tuple_update(rel, &old->tts_tid, new, estate->es_output_cid, snapshot,
 									InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
 		if (result != TM_Ok)
-			continue;			/* changed since our snapshot: the upsert sees the latest */
+			break;				/* changed since our snapshot: the upsert sees the latest */
 		if (update_indexes && rri->ri_NumIndices > 0)
 			list_free(ExecInsertIndexTuples(rri, new, estate, true, false, NULL, NIL));
 		ResetPerTupleExprContext(estate);
