@@ -214,7 +214,22 @@ SELECT batches, inserted FROM public.kafka_sink_replay('agg-kept',
 SELECT "offset", schema_id, device_id, firmware, extra FROM public.agg_kept_events WHERE "offset" > 1000 ORDER BY 1;
 SELECT pg_temp.differences('kept') AS differences;
 
+-- the sink writes the aggregates with the caller's rights: without UPDATE on
+-- the table, neither path writes them
+CREATE ROLE agg_limited;
+GRANT datacontract_admin TO agg_limited;
+GRANT SELECT, INSERT ON public.agg_made_events, public.agg_made_dead TO agg_limited;
+GRANT SELECT, INSERT ON public.agg_made_hourly TO agg_limited;
+SET ROLE agg_limited;
+\set VERBOSITY terse
+SELECT inserted FROM datacontract._kafka_ingest('agg-made', 0, 700, pg_temp.messages(0, 3));
+\set VERBOSITY default
+RESET ROLE;
+SELECT count(*) AS rows_of_the_refused_batch FROM public.agg_made_events WHERE "offset" >= 700;
+
 SET client_min_messages = warning;
+DROP OWNED BY agg_limited;
+DROP ROLE agg_limited;
 DROP FUNCTION public.kafka_sink_replay(text, text, integer);
 DROP TABLE public.agg_kept_events, public.agg_kept_hourly, public.agg_kept_dead, public.agg_recorded;
 DROP TABLE public.agg_made_events, public.agg_made_hourly, public.agg_made_dead,
