@@ -68,6 +68,19 @@ BEGIN
 	RETURN n;
 END $$;
 SELECT t, pg_temp.differences(t) AS differences FROM unnest(ARRAY['made', 'trig', 'extra']) t;
+-- d0's count in an hour of table t minus the events it counts: what another
+-- writer added to the row
+CREATE FUNCTION pg_temp.added_by_others(t text, h timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE format($q$
+		SELECT a.count - (SELECT count(*) FROM public.agg_%1$s_events
+						   WHERE device_id = 'd0' AND date_trunc('hour', event_time, 'UTC') = $1)
+		  FROM public.agg_%1$s_hourly a WHERE a.device_id = 'd0' AND a.hour = $1$q$, t)
+	INTO n USING h;
+	RETURN n;
+END $$;
 SELECT count(*) AS hourly_rows, sum(count) AS events, count(*) FILTER (WHERE battery_sum IS NULL) AS no_battery
   FROM public.agg_made_hourly;
 -- the same rows in all three
@@ -112,11 +125,7 @@ SELECT pg_temp.sessions_waiting_for_a_transaction('%_kafka_ingest%') AS ingest_w
 COMMIT;
 SELECT * FROM dblink_get_result('other') AS r(inserted bigint);
 SELECT dblink_disconnect('other');
-SELECT h.count - r.count AS added_by_the_other_writer
-  FROM public.agg_made_hourly h,
-	   (SELECT count(*) FROM public.agg_made_events
-		 WHERE device_id = 'd0' AND date_trunc('hour', event_time, 'UTC') = '2023-11-14 22:00+00') r
- WHERE h.device_id = 'd0' AND h.hour = '2023-11-14 22:00+00';
+SELECT pg_temp.added_by_others('made', '2023-11-14 22:00+00') AS added_by_the_other_writer;
 UPDATE public.agg_made_hourly SET count = count - 1000 WHERE device_id = 'd0' AND hour = '2023-11-14 22:00+00';
 SELECT pg_temp.differences('made') AS differences;
 
@@ -158,11 +167,7 @@ SELECT pg_temp.differences('kept') AS differences;
 UPDATE public.agg_kept_hourly SET count = count + 1000 WHERE device_id = 'd0' AND hour = '2023-11-15 01:00+00';
 SELECT batches, inserted, agg_rows, agg_direct, agg_remembered
   FROM public.kafka_sink_replay('agg-kept', 'SELECT * FROM public.agg_recorded WHERE "offset" BETWEEN 181 AND 201 ORDER BY "offset"', 30);
-SELECT h.count - r.count AS added_by_the_other_writer
-  FROM public.agg_kept_hourly h,
-	   (SELECT count(*) FROM public.agg_kept_events
-		 WHERE device_id = 'd0' AND date_trunc('hour', event_time, 'UTC') = '2023-11-15 01:00+00') r
- WHERE h.device_id = 'd0' AND h.hour = '2023-11-15 01:00+00';
+SELECT pg_temp.added_by_others('kept', '2023-11-15 01:00+00') AS added_by_the_other_writer;
 UPDATE public.agg_kept_hourly SET count = count - 1000 WHERE device_id = 'd0' AND hour = '2023-11-15 01:00+00';
 SELECT pg_temp.differences('kept') AS differences;
 -- in progress while the sink, in another session, writes the same rows
@@ -179,11 +184,7 @@ SELECT pg_temp.sessions_waiting_for_a_transaction('%kafka_sink_replay%') AS sink
 COMMIT;
 SELECT * FROM dblink_get_result('other') AS r(agg_rows bigint, remembered bigint);
 SELECT dblink_disconnect('other');
-SELECT h.count - r.count AS added_by_the_other_writer
-  FROM public.agg_kept_hourly h,
-	   (SELECT count(*) FROM public.agg_kept_events
-		 WHERE device_id = 'd0' AND date_trunc('hour', event_time, 'UTC') = '2023-11-15 01:00+00') r
- WHERE h.device_id = 'd0' AND h.hour = '2023-11-15 01:00+00';
+SELECT pg_temp.added_by_others('kept', '2023-11-15 01:00+00') AS added_by_the_other_writer;
 UPDATE public.agg_kept_hourly SET count = count - 1000 WHERE device_id = 'd0' AND hour = '2023-11-15 01:00+00';
 SELECT pg_temp.differences('kept') AS differences;
 SELECT count(*) AS events, count(DISTINCT "offset") AS positions FROM public.agg_kept_events;

@@ -264,8 +264,17 @@ static KafkaCrashNote *KafkaCrashNotes = NULL;	/* in shared memory */
 static KafkaCrashNote *PostmasterNotes = NULL;	/* the postmaster's copy */
 static KafkaCrashNote *PostmasterScratch = NULL;
 
-#define CRASH_SHORT_LIVED_MS	60000
+/* a worker that dies within a minute of its start waits longer each time */
+#define SHORT_LIVED_MS			60000
+#define EXIT_MAX_DELAY_MS		30000
 #define CRASH_MAX_DELAY_MS		60000
+
+/* The next restart delay after prev: 1 s, then doubling up to max. */
+static int
+restart_delay(int prev, int max)
+{
+	return Min(Max(prev * 2, 1000), max);
+}
 
 static Size
 kafka_shmem_size(void)
@@ -296,7 +305,7 @@ kafka_note_crash(int code, Datum arg)
 
 		/* plain bounded reads: the memory may be in any state after a crash */
 		if (!slot->in_use || slot->started_at == 0 ||
-			TimestampDifferenceExceeds(slot->started_at, now, CRASH_SHORT_LIVED_MS))
+			TimestampDifferenceExceeds(slot->started_at, now, SHORT_LIVED_MS))
 			continue;
 		memcpy(stream, slot->stream, sizeof(stream));
 		stream[sizeof(stream) - 1] = '\0';
@@ -304,7 +313,7 @@ kafka_note_crash(int code, Datum arg)
 			if (PostmasterNotes[k].delay_ms > 0 && strcmp(PostmasterNotes[k].stream, stream) == 0)
 				prev = PostmasterNotes[k].delay_ms;
 		strlcpy(notes[i].stream, stream, sizeof(notes[i].stream));
-		notes[i].delay_ms = Min(Max(prev * 2, 1000), CRASH_MAX_DELAY_MS);
+		notes[i].delay_ms = restart_delay(prev, CRASH_MAX_DELAY_MS);
 	}
 	memcpy(PostmasterNotes, notes, sizeof(KafkaCrashNote) * Max(kafka_max_streams, 1));
 }
@@ -387,6 +396,18 @@ KafkaSlotSetError(KafkaSlot *slot, const char *error)
  * ----------------------------------------------------------------
  */
 
+/* A launcher entry for a stream, not running. */
+static LauncherEntry *
+launcher_new_entry(LauncherEntry *entries, int *nentries, const char *stream)
+{
+	LauncherEntry *e = &entries[(*nentries)++];
+
+	memset(e, 0, sizeof(*e));
+	strlcpy(e->stream, stream, sizeof(e->stream));
+	e->slot = -1;
+	return e;
+}
+
 /* Entry point of the launcher: reconcile workers with the streams table. */
 void
 KafkaLauncherMain(Datum main_arg)
@@ -422,10 +443,7 @@ KafkaLauncherMain(Datum main_arg)
 
 		if (note->delay_ms <= 0 || note->stream[0] == '\0')
 			continue;
-		e = &entries[nentries++];
-		memset(e, 0, sizeof(*e));
-		strlcpy(e->stream, note->stream, sizeof(e->stream));
-		e->slot = -1;
+		e = launcher_new_entry(entries, &nentries, note->stream);
 		e->delay_ms = note->delay_ms;
 		e->next_start = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), note->delay_ms);
 		ereport(LOG,
@@ -557,10 +575,7 @@ launcher_reconcile(LauncherEntry *entries, int *nentries)
 								name, kafka_max_streams)));
 				continue;
 			}
-			e = &entries[(*nentries)++];
-			memset(e, 0, sizeof(*e));
-			strlcpy(e->stream, name, sizeof(e->stream));
-			e->slot = -1;
+			e = launcher_new_entry(entries, nentries, name);
 		}
 		e->seen = true;
 
@@ -580,10 +595,10 @@ launcher_reconcile(LauncherEntry *entries, int *nentries)
 
 			if (GetBackgroundWorkerPid(e->handle, &pid) == BGWH_STOPPED)
 			{
-				bool		short_lived = TimestampDifferenceExceeds(e->started_at, now, 60000) == false;
+				bool		short_lived = TimestampDifferenceExceeds(e->started_at, now, SHORT_LIVED_MS) == false;
 
 				launcher_stop(e);
-				e->delay_ms = short_lived ? Min(Max(e->delay_ms * 2, 1000), 30000) : 1000;
+				e->delay_ms = short_lived ? restart_delay(e->delay_ms, EXIT_MAX_DELAY_MS) : 1000;
 				e->next_start = TimestampTzPlusMilliseconds(now, e->delay_ms);
 				ereport(LOG,
 						(errmsg("datacontract Kafka worker of stream \"%s\" exited, restarting it in %d ms",

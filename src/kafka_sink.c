@@ -188,8 +188,7 @@ static bool sink_extras(KafkaSink *sink, WriterEntry *w, const KafkaMessage *msg
 static void sink_dead_letters(KafkaSink *sink, const char *topic, KafkaMessage *msgs,
 							  MsgWork *work, int n);
 static void sink_aggregates(KafkaSink *sink, MsgWork *work, int n, KafkaBatchResult *res);
-static void agg_set_list(KafkaSink *sink, StringInfo sql, const char *src);
-static Oid	sink_resolve_table(const char *name);
+static Oid	sink_resolve_table(const char *name, bool missing_ok);
 static char *sink_table_sql(Oid relid);
 static bool is_row_error(int sqlerrcode);
 
@@ -295,8 +294,8 @@ kafka_ingest(PG_FUNCTION_ARGS)
  * aggregates were written.  Fetching the recorded messages is not timed: the
  * worker gets them from librdkafka.  The sink stays open across calls, as
  * the worker keeps its sink across batches, until the stream's row changes
- * or the sink is stale (KafkaSinkStale), as the worker reopens it.  Not part of the extension's SQL; the
- * Kafka benchmarks declare it.
+ * or the sink is stale (KafkaSinkStale), as the worker reopens it.  Not part
+ * of the extension's SQL; the Kafka benchmarks declare it.
  */
 static KafkaSink *ReplaySink = NULL;
 static MemoryContext ReplayCxt = NULL;
@@ -600,22 +599,16 @@ KafkaStoreOffsets(const char *stream, const char *topic, int n,
 		elog(ERROR, "could not write datacontract.kafka_offsets");
 }
 
-/* A table named in a stream's row, which must exist. */
+/*
+ * The table a name in a stream's row means now; InvalidOid for no name, or
+ * with missing_ok for a table that does not exist.
+ */
 static Oid
-sink_resolve_table(const char *name)
-{
-	List	   *names = stringToQualifiedNameList(name);
-
-	return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
-}
-
-/* The table a name means now, or InvalidOid. */
-static Oid
-sink_lookup_table(const char *name)
+sink_resolve_table(const char *name, bool missing_ok)
 {
 	if (name == NULL)
 		return InvalidOid;
-	return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)), NoLock, true);
+	return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)), NoLock, missing_ok);
 }
 
 /* What the sink depends on in a table's columns: names, types, nullability. */
@@ -725,11 +718,11 @@ KafkaSinkOpen(KafkaStream *stream, MemoryContext cxt)
 	if (SPI_execute_with_args("SELECT datacontract.kafka_create_sink_tables($1)",
 							  1, (Oid[]) {TEXTOID}, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not create the sink tables");
-	sink->events_relid = sink_resolve_table(stream->events_table);
-	sink->dead_relid = sink_resolve_table(stream->dead_letters_table);
+	sink->events_relid = sink_resolve_table(stream->events_table, false);
+	sink->dead_relid = sink_resolve_table(stream->dead_letters_table, false);
 	if (stream->aggregates_table && stream->group_field && stream->time_field)
-		sink->agg_relid = sink_resolve_table(stream->aggregates_table);
-	sink->agg_table = sink_lookup_table(stream->aggregates_table);
+		sink->agg_relid = sink_resolve_table(stream->aggregates_table, false);
+	sink->agg_table = sink_resolve_table(stream->aggregates_table, true);
 	sink->events_signature = sink_table_signature(sink->events_relid);
 
 	/* the position's unique constraint: what makes a duplicate impossible */
@@ -918,11 +911,11 @@ const char *
 KafkaSinkStale(KafkaSink *sink)
 {
 	KafkaStream *stream = sink->stream;
-	Oid			events = sink_lookup_table(stream->events_table);
+	Oid			events = sink_resolve_table(stream->events_table, true);
 
 	if (events != sink->events_relid ||
-		sink_lookup_table(stream->dead_letters_table) != sink->dead_relid ||
-		sink_lookup_table(stream->aggregates_table) != sink->agg_table)
+		sink_resolve_table(stream->dead_letters_table, true) != sink->dead_relid ||
+		sink_resolve_table(stream->aggregates_table, true) != sink->agg_table)
 		return "one of its tables was dropped or replaced";
 	if (sink_table_signature(events) != sink->events_signature)
 		return "the columns of its events table changed";
@@ -1026,35 +1019,21 @@ sink_prepare_plans(KafkaSink *sink)
 	appendStringInfoString(&sql, ") SELECT * FROM unnest($1, $2, $3");
 	for (int i = 0; i < sink->nagg * 3; i++)
 		appendStringInfo(&sql, ", $%d", i + 4);
-	appendStringInfo(&sql, ") ON CONFLICT (%s, hour) DO UPDATE SET ", group);
-	agg_set_list(sink, &sql, "EXCLUDED");
-	sink->agg_plan = prepare_kept(sql.data, 3 + 3 * sink->nagg, types);
-}
-
-/* The SET list adding a batch's aggregates (src's columns) to a row. */
-static void
-agg_set_list(KafkaSink *sink, StringInfo sql, const char *src)
-{
-	appendStringInfo(sql, "count = a.count + %s.count", src);
+	appendStringInfo(&sql, ") ON CONFLICT (%s, hour) DO UPDATE SET count = a.count + EXCLUDED.count", group);
 	for (int i = 0; i < sink->nagg; i++)
 	{
 		const char *f = sink->reader->fields[sink->agg_fields[i]].name;
-		const char *col[3] = {
-			quote_identifier(psprintf("%s_sum", f)),
-			quote_identifier(psprintf("%s_min", f)),
-			quote_identifier(psprintf("%s_max", f))
-		};
-		const char *val[3];
+		const char *s = quote_identifier(psprintf("%s_sum", f));
+		const char *mn = quote_identifier(psprintf("%s_min", f));
+		const char *mx = quote_identifier(psprintf("%s_max", f));
 
-		for (int k = 0; k < 3; k++)
-			val[k] = psprintf("%s.%s", src, col[k]);
-		appendStringInfo(sql,
-						 ", %s = CASE WHEN a.%s IS NULL THEN %s ELSE a.%s + coalesce(%s, 0) END"
-						 ", %s = least(a.%s, %s), %s = greatest(a.%s, %s)",
-						 col[0], col[0], val[0], col[0], val[0],
-						 col[1], col[1], val[1], col[2], col[2], val[2]);
+		appendStringInfo(&sql,
+						 ", %s = CASE WHEN a.%s IS NULL THEN EXCLUDED.%s ELSE a.%s + coalesce(EXCLUDED.%s, 0) END"
+						 ", %s = least(a.%s, EXCLUDED.%s), %s = greatest(a.%s, EXCLUDED.%s)",
+						 s, s, s, s, s, mn, mn, mn, mx, mx, mx);
 	}
-	appendStringInfoString(sql, ", updated_at = now()");
+	appendStringInfoString(&sql, ", updated_at = now()");
+	sink->agg_plan = prepare_kept(sql.data, 3 + 3 * sink->nagg, types);
 }
 
 
@@ -2393,6 +2372,64 @@ agg_layout(KafkaSink *sink, Relation rel, AggLayout *lay)
 }
 
 /*
+ * Form a group's row in slot: the batch's tallies added to those of old, or
+ * for a new row (old NULL) the tallies alone, the way the upsert's SET list
+ * adds them; updated_at is the transaction's start.
+ */
+static void
+agg_form_row(KafkaSink *sink, AggLayout *lay, TupleTableSlot *old, TupleTableSlot *slot,
+			 AggGroup *grp, Datum group, int g, double **vals, bool **vnulls)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+	Datum	   *v = slot->tts_values;
+	bool	   *isnull = slot->tts_isnull;
+	int64		count = grp->count;
+
+	ExecClearTuple(slot);
+	if (old != NULL)
+	{
+		slot_getallattrs(old);
+		memcpy(v, old->tts_values, sizeof(Datum) * natts);
+		memcpy(isnull, old->tts_isnull, sizeof(bool) * natts);
+		if (pg_add_s64_overflow(DatumGetInt64(v[lay->count - 1]), grp->count, &count))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("bigint out of range")));
+	}
+	else
+	{
+		memset(isnull, true, sizeof(bool) * natts);
+		v[lay->group - 1] = group;
+		v[lay->hour - 1] = TimestampTzGetDatum(grp->key.hour);
+		isnull[lay->group - 1] = isnull[lay->hour - 1] = false;
+	}
+	v[lay->count - 1] = Int64GetDatum(count);
+	isnull[lay->count - 1] = false;
+	for (int a = 0; a < sink->nagg; a++)
+	{
+		int			sum = lay->cols[3 * a] - 1;
+		int			mn = lay->cols[3 * a + 1] - 1;
+		int			mx = lay->cols[3 * a + 2] - 1;
+
+		if (vnulls[a][g])
+			continue;
+		v[sum] = Float8GetDatum(isnull[sum] ? vals[3 * a][g]
+								: float8_pl(DatumGetFloat8(v[sum]), vals[3 * a][g]));
+		if (isnull[mn] || float8_lt(vals[3 * a + 1][g], DatumGetFloat8(v[mn])))
+			v[mn] = Float8GetDatum(vals[3 * a + 1][g]);
+		if (isnull[mx] || float8_gt(vals[3 * a + 2][g], DatumGetFloat8(v[mx])))
+			v[mx] = Float8GetDatum(vals[3 * a + 2][g]);
+		isnull[sum] = isnull[mn] = isnull[mx] = false;
+	}
+	if (lay->updated_at != InvalidAttrNumber)
+	{
+		v[lay->updated_at - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		isnull[lay->updated_at - 1] = false;
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
  * Insert a new aggregate row in C, as INSERT ... ON CONFLICT does: a
  * speculative insertion that backs out when a concurrent transaction
  * inserted the same key first (the upsert then adds to that row instead).
@@ -2405,20 +2442,7 @@ agg_insert_direct(KafkaSink *sink, Relation rel, AggLayout *lay, ResultRelInfo *
 	bool		conflict = false;
 	List	   *arbiters = list_make1_oid(lay->index);
 
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	slot->tts_values[lay->group - 1] = group;
-	slot->tts_values[lay->hour - 1] = TimestampTzGetDatum(grp->key.hour);
-	slot->tts_values[lay->count - 1] = Int64GetDatum(grp->count);
-	slot->tts_values[lay->updated_at - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	slot->tts_isnull[lay->group - 1] = slot->tts_isnull[lay->hour - 1] = false;
-	slot->tts_isnull[lay->count - 1] = slot->tts_isnull[lay->updated_at - 1] = false;
-	for (int k = 0; k < 3 * sink->nagg; k++)
-	{
-		slot->tts_values[lay->cols[k] - 1] = Float8GetDatum(vals[k][g]);
-		slot->tts_isnull[lay->cols[k] - 1] = vnulls[k / 3][g];
-	}
-	ExecStoreVirtualTuple(slot);
+	agg_form_row(sink, lay, NULL, slot, grp, group, g, vals, vnulls);
 	if (rel->rd_att->constr)
 		ExecConstraints(rri, slot, estate);
 
@@ -2507,13 +2531,14 @@ agg_remember(KafkaSink *sink, AggGroup *all, int ngroups)
 /*
  * Add the batch's tallies to the aggregate rows that exist, in C: find each
  * row where the last batch left it or through the unique index (which also
- * prunes its page, so updates stay HOT), form the new version and update it as an UPDATE statement would,
- * index entries and constraints included; make the rows that do not exist
- * when the table has no columns but ours.  The first group it cannot write
- * (a row changed by a concurrent transaction since our snapshot, a new row
- * another transaction is inserting, a new row in a table with columns of
- * its own) and every group after it are left to the upsert: rows are locked
- * in key order either way, so writers sharing the table cannot deadlock.
+ * prunes its page, so updates stay HOT), form the new version and update it
+ * as an UPDATE statement would, index entries and constraints included;
+ * make the rows that do not exist when the table has no columns but ours.
+ * The first group it cannot write (a row changed by a concurrent
+ * transaction since our snapshot, a new row another transaction is
+ * inserting, a new row in a table with columns of its own) and every group
+ * after it are left to the upsert: rows are locked in key order either way,
+ * so writers sharing the table cannot deadlock.
  * Marks the groups it wrote as done.
  */
 static void
@@ -2530,8 +2555,6 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 	ScanKeyData skey[2];
 	IndexScanDesc scan;
 	Snapshot	snapshot;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	int			nagg = sink->nagg;
 	BlockNumber nblocks;
 	Bitmapset  *pruned = NULL;
 
@@ -2579,7 +2602,6 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 		LockTupleMode lockmode;
 		bool		update_indexes;
 		bool		found;
-		int64		count;
 		TM_Result	result;
 
 		CHECK_FOR_INTERRUPTS();
@@ -2604,39 +2626,7 @@ agg_write_direct(KafkaSink *sink, Relation rel, AggLayout *lay, AggGroup **group
 		}
 
 		/* the new version: the old one plus the batch's tallies */
-		slot_getallattrs(old);
-		ExecClearTuple(new);
-		memcpy(new->tts_values, old->tts_values, sizeof(Datum) * desc->natts);
-		memcpy(new->tts_isnull, old->tts_isnull, sizeof(bool) * desc->natts);
-		if (pg_add_s64_overflow(DatumGetInt64(old->tts_values[lay->count - 1]), grp->count, &count))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("bigint out of range")));
-		new->tts_values[lay->count - 1] = Int64GetDatum(count);
-		for (int a = 0; a < nagg; a++)
-		{
-			int			sum = lay->cols[3 * a] - 1;
-			int			mn = lay->cols[3 * a + 1] - 1;
-			int			mx = lay->cols[3 * a + 2] - 1;
-
-			if (vnulls[a][g])
-				continue;
-			if (old->tts_isnull[sum])
-				new->tts_values[sum] = Float8GetDatum(vals[3 * a][g]);
-			else
-				new->tts_values[sum] = Float8GetDatum(float8_pl(DatumGetFloat8(old->tts_values[sum]), vals[3 * a][g]));
-			if (old->tts_isnull[mn] || float8_lt(vals[3 * a + 1][g], DatumGetFloat8(old->tts_values[mn])))
-				new->tts_values[mn] = Float8GetDatum(vals[3 * a + 1][g]);
-			if (old->tts_isnull[mx] || float8_gt(vals[3 * a + 2][g], DatumGetFloat8(old->tts_values[mx])))
-				new->tts_values[mx] = Float8GetDatum(vals[3 * a + 2][g]);
-			new->tts_isnull[sum] = new->tts_isnull[mn] = new->tts_isnull[mx] = false;
-		}
-		if (lay->updated_at != InvalidAttrNumber)
-		{
-			new->tts_values[lay->updated_at - 1] = TimestampTzGetDatum(now);
-			new->tts_isnull[lay->updated_at - 1] = false;
-		}
-		ExecStoreVirtualTuple(new);
+		agg_form_row(sink, lay, old, new, grp, group, g, vals, vnulls);
 		if (rel->rd_att->constr)
 			ExecConstraints(rri, new, estate);
 
